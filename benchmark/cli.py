@@ -1,0 +1,121 @@
+"""Command line: a thin entry point. Heavy libraries are imported inside the commands that need them."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from benchmark.config import ConfigError
+
+DEFAULT_SEEDS = 1
+
+
+def main(argv=None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m benchmark",
+                                description="Benchmark vanilla RNN, LSTM and GRU across tasks, with measurements.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub.add_parser("list", help="tasks, model variants, backends and profiles").set_defaults(func=cmd_list)
+
+    run = sub.add_parser("run", help="train the matrix of tasks x models x seeds")
+    which = run.add_mutually_exclusive_group()
+    which.add_argument("--all", action="store_true", help="every registered task x every model variant")
+    which.add_argument("--tasks", help="comma-separated task names (see `list`)")
+    run.add_argument("--models", help="comma-separated variants (default: all six)")
+    run.add_argument("--backend", default="cudnn", help="cudnn (torch fused kernels) or scratch (our cells); "
+                                                        "comma-separate for both (default: cudnn)")
+    run.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help="seeds 0..N-1 per cell (default: 1)")
+    run.add_argument("--profile", default="smoke", help="configs/profiles/<name>.yaml (default: smoke)")
+    run.add_argument("--out", help="results folder (default: results/<profile>)")
+    run.add_argument("--data-dir", default=os.environ.get("RNNBENCH_DATA_DIR"),
+                     help="folder of local data sets laid out like shared/data (env RNNBENCH_DATA_DIR)")
+    run.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                     help="override a config value, e.g. train.lr=0.01, model.hidden=256, copy.delay=50")
+    run.add_argument("--retry-failed", action="store_true", help="run failed cells again")
+    run.set_defaults(func=cmd_run)
+
+    table = sub.add_parser("table", help="comparison tables from a results folder")
+    table.add_argument("dir", help="results folder written by `run`")
+    table.add_argument("--format", default="md", choices=("md", "csv", "latex", "json"))
+    table.set_defaults(func=cmd_table)
+    return p
+
+
+def cmd_list(args) -> int:
+    from benchmark.config import profiles
+    from benchmark.models import BACKENDS, VARIANTS
+    from tasks import all_tasks
+
+    print("tasks:")
+    for name, cls in all_tasks().items():
+        print(f"  {name:<12} {cls.kind:<13} {cls.description}")
+    print("models:")
+    for name, (family, bidir) in VARIANTS.items():
+        print(f"  {name:<12} {family}{', bidirectional' if bidir else ''}")
+    print("backends:")
+    print("  cudnn        torch.nn.RNN/LSTM/GRU (cuDNN on GPU, fused kernels on CPU)")
+    print("  scratch      our cells, written from the equations")
+    print("profiles:")
+    for name in profiles():
+        print(f"  {name}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from benchmark.matrix import build_matrix
+    from benchmark.models import VARIANTS
+
+    if args.all:
+        from tasks import all_tasks
+        task_names = list(all_tasks())
+    elif args.tasks:
+        task_names = [args.tasks]
+    else:
+        raise ConfigError("say which tasks: --all or --tasks a,b (see `python -m benchmark list`)")
+    cells = build_matrix(task_names, [args.models or ",".join(VARIANTS)], [args.backend], args.seeds,
+                         args.profile, args.set)
+    if args.data_dir and not os.path.isdir(args.data_dir):
+        raise ConfigError(f"--data-dir {args.data_dir} is not a folder")
+    out = args.out or os.path.join("results", args.profile)
+    from benchmark.launcher import run_matrix
+    summary = run_matrix(cells, out, data_dir=args.data_dir, retry_failed=args.retry_failed)
+    return _report_run(out, summary)
+
+
+def _report_run(out, summary) -> int:
+    from benchmark.store import ResultsStore
+    from benchmark.tables import render, summarise
+
+    print()
+    print(render(summarise(ResultsStore(out).records()), "md"))
+    print(f"results: {out}/results.jsonl ({summary.ran} cells run, {summary.skipped} already done or n/a)")
+    if summary.failed:
+        print(f"{len(summary.failed)} cell(s) failed (run again with --retry-failed):", file=sys.stderr)
+        for r in summary.failed:
+            print(f"  {r['cell']}: {r['error']}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_table(args) -> int:
+    from benchmark.store import ResultsStore
+    from benchmark.tables import render, summarise
+
+    store = ResultsStore(args.dir)
+    if not store.path.exists():
+        raise ConfigError(f"{args.dir} holds no results.jsonl: point `table` at a folder written by `run --out`")
+    print(render(summarise(store.records()), args.format))
+    return 0

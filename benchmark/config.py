@@ -1,0 +1,158 @@
+"""Configuration: YAML files in configs/, merged into one validated config per cell.
+
+Precedence, lowest first: configs/defaults.yaml, configs/tasks/<task>.yaml, the profile
+(configs/profiles/<profile>.yaml: its top level, then its `tasks.<task>` block), then
+`--set` overrides. Every value is checked here, before any training starts.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+CONFIG_DIR = Path(os.environ.get("RNNBENCH_CONFIG_DIR", Path(__file__).resolve().parents[1] / "configs"))
+SECTIONS = ("model", "train", "task")
+
+
+class ConfigError(ValueError):
+    """A bad name or value from the user: reported as one line, exit status 2."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    max_steps: int = 1000
+    batch_size: int = 64
+    lr: float = 3e-3
+    grad_clip: float = 1.0      # max global gradient norm
+    weight_decay: float = 0.0
+    val_every: int = 0          # validate every N steps; 0 = once, at the end
+    val_batches: int = 0        # cap on validation/test batches; 0 = the whole split
+    test_batches: int = 0
+    log_every: int = 50         # steps between logged points (and NaN checks)
+    precision: str = "32-true"
+
+    def __post_init__(self):
+        positive = ("max_steps", "batch_size", "lr", "grad_clip", "log_every")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"bad train.{name} {getattr(self, name)!r}: expected a positive number")
+        for name in ("weight_decay", "val_every", "val_batches", "test_batches"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"bad train.{name} {getattr(self, name)!r}: expected a number >= 0")
+        allowed = ("32-true", "bf16-mixed", "16-mixed", "64-true")
+        if self.precision not in allowed:
+            raise ConfigError(f"bad train.precision {self.precision!r}: expected one of {', '.join(allowed)}")
+
+
+def load_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} not found") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path} is not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping, not {type(data).__name__}")
+    return data
+
+
+def profiles() -> list[str]:
+    return sorted(p.stem for p in (CONFIG_DIR / "profiles").glob("*.yaml"))
+
+
+def load_profile(name: str) -> dict:
+    if name not in profiles():
+        raise ConfigError(f"unknown profile {name!r}; choose from: {', '.join(profiles())}")
+    return load_yaml(CONFIG_DIR / "profiles" / f"{name}.yaml")
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in (over or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def parse_overrides(pairs: list[str], task_names: list[str]) -> tuple[dict, dict]:
+    """`--set train.lr=0.01 copy.delay=50` -> ({'train': {'lr': .01}}, {'copy': {'task': {'delay': 50}}})."""
+    common, per_task = {}, {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        head, _, rest = key.partition(".")
+        if not sep or not rest:
+            raise ConfigError(f"bad --set {pair!r}: expected SECTION.KEY=VALUE, e.g. train.lr=0.01 or copy.delay=50")
+        value = yaml.safe_load(raw)
+        if head in ("model", "train"):
+            _nest(common, [head, *rest.split(".")], value)
+        elif head in task_names:
+            _nest(per_task, [head, "task", *rest.split(".")], value)
+        else:
+            raise ConfigError(f"bad --set {pair!r}: {head!r} is not model, train or a task ({', '.join(task_names)})")
+    return common, per_task
+
+
+def _nest(tree: dict, keys: list[str], value) -> None:
+    for k in keys[:-1]:
+        tree = tree.setdefault(k, {})
+    tree[keys[-1]] = value
+
+
+def resolve(task: str, profile: dict, common: dict, per_task: dict) -> dict:
+    """The merged raw config (sections model/train/task) for one task."""
+    raw = load_yaml(CONFIG_DIR / "defaults.yaml")
+    task_file = CONFIG_DIR / "tasks" / f"{task}.yaml"
+    if task_file.exists():
+        raw = deep_merge(raw, load_yaml(task_file))
+    top = {k: v for k, v in profile.items() if k in SECTIONS}
+    raw = deep_merge(raw, top)
+    raw = deep_merge(raw, (profile.get("tasks") or {}).get(task, {}))
+    raw = deep_merge(raw, common)
+    raw = deep_merge(raw, per_task.get(task, {}))
+    unknown = set(raw) - set(SECTIONS)
+    if unknown:
+        raise ConfigError(f"unknown config section(s) {sorted(unknown)} for task {task}; allowed: {', '.join(SECTIONS)}")
+    return raw
+
+
+def build(cls, values: dict | None, where: str):
+    """Instantiate a config dataclass from a mapping, naming any unknown key or wrong type."""
+    values = dict(values or {})
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(f"unknown {where} setting(s) {unknown}; allowed: {', '.join(fields)}")
+    for name, value in values.items():
+        default = fields[name].default
+        values[name] = _coerce(value, default, f"{where}.{name}")
+    try:
+        return cls(**values)
+    except TypeError as e:
+        raise ConfigError(f"bad {where} settings: {e}") from None
+
+
+def _coerce(value, default, where):
+    if default is None or default is dataclasses.MISSING or value is None:
+        return value
+    kind = type(default)
+    if kind is bool:
+        ok = isinstance(value, bool)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif kind in (tuple, list):
+        ok = isinstance(value, (list, tuple))
+        value = kind(value) if ok else value
+    else:
+        ok = isinstance(value, kind)
+    if not ok:
+        raise ConfigError(f"bad {where} {value!r}: expected {kind.__name__}")
+    return value

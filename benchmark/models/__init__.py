@@ -1,0 +1,111 @@
+"""The model zoo: every recurrent encoder is built here, by family, direction and backend.
+
+`cudnn` wraps torch.nn.RNN/LSTM/GRU (fused kernels: cuDNN on GPU, oneDNN on CPU);
+`scratch` is our own cells written from the equations (`scratch.py`). Both expose the
+same parameters under the same names, get the same initialisation and return outputs
+and final states in torch's layout, so a task never knows which one it got.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from benchmark.models.init import initialise
+from benchmark.models.params import GATES, encoder_param_count
+from benchmark.models.scratch import ScratchRNN
+
+FAMILIES = tuple(GATES)
+BACKENDS = ("cudnn", "scratch")
+# The matrix names a variant; a variant is a family and a direction.
+VARIANTS = {
+    "rnn": ("rnn", False), "lstm": ("lstm", False), "gru": ("gru", False),
+    "birnn": ("rnn", True), "bilstm": ("lstm", True), "bigru": ("gru", True),
+}
+_TORCH = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+__all__ = ["BACKENDS", "FAMILIES", "VARIANTS", "Encoder", "ModelConfig", "encoder_param_count"]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """What the matrix varies about a model. Checked on creation so bad values fail before training."""
+
+    variant: str = "lstm"
+    backend: str = "cudnn"
+    hidden: int = 128
+    num_layers: int = 1
+    dropout: float = 0.0
+
+    def __post_init__(self):
+        _check(self.variant in VARIANTS, "model", self.variant, f"one of {', '.join(VARIANTS)}")
+        _check(self.backend in BACKENDS, "backend", self.backend, f"one of {', '.join(BACKENDS)}")
+        _check(isinstance(self.hidden, int) and self.hidden > 0, "model.hidden", self.hidden, "a positive integer")
+        _check(self.num_layers in (1, 2, 3), "model.num_layers", self.num_layers, "1, 2 or 3")
+        _check(isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1, "model.dropout", self.dropout,
+               "a number in [0, 1)")
+
+    @property
+    def family(self) -> str:
+        return VARIANTS[self.variant][0]
+
+    @property
+    def bidirectional(self) -> bool:
+        return VARIANTS[self.variant][1]
+
+
+def _check(ok: bool, what: str, value, allowed: str) -> None:
+    if not ok:
+        from benchmark.config import ConfigError
+        raise ConfigError(f"bad {what} {value!r}: expected {allowed}")
+
+
+class Encoder(nn.Module):
+    """Recurrent encoder over batch-first input (B, T, input_size).
+
+    forward(x, lengths=None, state=None) -> (outputs (B, T, D*H), state in torch's layout).
+    With `lengths`, padded steps neither update the state nor leak into the backward direction.
+    """
+
+    def __init__(self, input_size: int, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        dropout = cfg.dropout if cfg.num_layers > 1 else 0.0  # torch only drops between layers
+        if cfg.backend == "cudnn":
+            self.rnn = _TORCH[cfg.family](input_size, cfg.hidden, cfg.num_layers, batch_first=True,
+                                          dropout=dropout, bidirectional=cfg.bidirectional)
+        else:
+            self.rnn = ScratchRNN(cfg.family, input_size, cfg.hidden, cfg.num_layers, dropout, cfg.bidirectional)
+        initialise(self.rnn, cfg.family)
+
+    @property
+    def directions(self) -> int:
+        return 2 if self.cfg.bidirectional else 1
+
+    @property
+    def output_size(self) -> int:
+        return self.directions * self.cfg.hidden
+
+    def forward(self, x, lengths=None, state=None):
+        if lengths is None or isinstance(self.rnn, ScratchRNN):
+            return self.rnn(x, state) if lengths is None else self.rnn(x, state, lengths=lengths)
+        # Packing is slow (pytorch#149194) but it is what keeps the backward direction and
+        # the final state off the padding; only variable-length tasks pass `lengths`.
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, state = self.rnn(packed, state)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.size(1))
+        return out, state
+
+    def final(self, state) -> torch.Tensor:
+        """Last layer's final hidden state, both directions concatenated: (B, D*H)."""
+        h = state[0] if isinstance(state, tuple) else state
+        return torch.cat(list(h[-self.directions:]), dim=-1)
+
+
+def detach_state(state):
+    """Cut the graph between truncated-BPTT chunks while keeping the values."""
+    if state is None:
+        return None
+    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()

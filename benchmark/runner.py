@@ -1,0 +1,121 @@
+"""One cell: build the task's data and module, train with a Lightning Trainer, measure, record."""
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from datetime import datetime, timezone
+
+from benchmark.matrix import Cell
+
+
+def base_record(cell: Cell) -> dict:
+    return {"key": cell.key, "cell": cell.name, "group": cell.group, "task": cell.task,
+            "model": cell.model.variant, "family": cell.model.family,
+            "bidirectional": cell.model.bidirectional, "backend": cell.model.backend,
+            "seed": cell.seed, "profile": cell.profile, "config": cell.config()}
+
+
+def na_record(cell: Cell) -> dict:
+    return {**base_record(cell), "status": "n/a", "reason": cell.na_reason}
+
+
+def run_cell(cell: Cell, out_dir, data_dir=None, loggers=()) -> dict:
+    """Train and evaluate one cell. Never raises for a failure of the cell itself:
+    the record says `failed` with the error, so the matrix can go on."""
+    record = base_record(cell)
+    record["started_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    start = time.perf_counter()
+    try:
+        record.update(_train(cell, out_dir, data_dir, loggers))
+        record["status"] = "ok"
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:  # noqa: BLE001 - a cell's failure must not stop the matrix
+        record.update(status="failed", error=f"{type(e).__name__}: {e}",
+                      traceback="".join(traceback.format_exception(e)[-6:]))
+        _free_device_memory()
+    record["wall_s"] = round(time.perf_counter() - start, 3)
+    record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return record
+
+
+def _train(cell: Cell, out_dir, data_dir, loggers) -> dict:
+    import lightning as L
+    import torch
+    from lightning.pytorch.loggers import CSVLogger
+
+    from benchmark.environment import device_name, host, versions
+    from benchmark.throughput import ThroughputMeter
+    from tasks import get_task
+
+    quiet_lightning()
+    L.seed_everything(cell.seed, workers=True, verbose=False)
+    task_cls = get_task(cell.task)
+    data = task_cls.datamodule(cell.settings, cell.train, cell.seed, data_dir)
+    data.prepare_data()
+    data.setup("fit")
+    module = task_cls(cell.settings, cell.model, cell.train, data)
+    meter = ThroughputMeter()
+    csv = CSVLogger(os.path.join(out_dir, "logs"), name=cell.name.replace("/", "-"), version="")
+    train = cell.train
+    trainer = L.Trainer(
+        accelerator="auto", devices=1, max_steps=train.max_steps, precision=train.precision,
+        # Manual-optimisation tasks (truncated BPTT) clip inside their own step.
+        gradient_clip_val=train.grad_clip if module.automatic_optimization else None,
+        val_check_interval=min(train.val_every or train.max_steps, train.max_steps),
+        check_val_every_n_epoch=None,
+        limit_val_batches=train.val_batches or 1.0, limit_test_batches=train.test_batches or 1.0,
+        log_every_n_steps=train.log_every, logger=[csv, *loggers], callbacks=[meter],
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+    trainer.fit(module, datamodule=data)
+    metrics = _stage_metrics(trainer, "val/")  # the test loop resets callback_metrics
+    trainer.test(module, datamodule=data, verbose=False)
+    metrics.update(_stage_metrics(trainer, "test/"))
+    bad = [k for k, v in metrics.items() if v != v or v in (float("inf"), float("-inf"))]
+    if bad:
+        from tasks.base import NonFiniteLoss
+        raise NonFiniteLoss(f"non-finite {', '.join(bad)} after training; lower train.lr or train.grad_clip")
+    device = trainer.strategy.root_device
+    return {
+        "metrics": metrics,
+        "baselines": module.baselines(data),
+        "params": sum(p.numel() for p in module.parameters() if p.requires_grad),
+        "encoder_params": sum(p.numel() for p in module.encoder.parameters()),
+        "grad_norm": module.last_grad_norm,
+        "train_steps": trainer.global_step,
+        "train_tokens": meter.tokens,
+        "train_s": round(meter.train_s, 3),
+        "train_tokens_per_s": meter.tokens_per_s,
+        "peak_mem_bytes": meter.peak_mem_bytes,
+        "peak_mem_kind": meter.peak_mem_kind,
+        "device": device_name(device),
+        "accelerator": device.type,
+        "host": host(),
+        "versions": versions(),
+        "threads": torch.get_num_threads(),
+    }
+
+
+def _stage_metrics(trainer, prefix) -> dict:
+    return {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(prefix)}
+
+
+def quiet_lightning():
+    """One line per cell is our progress view; Lightning's per-Trainer banners would bury it."""
+    import logging
+    import warnings
+    for name in ("lightning.pytorch", "lightning.fabric", "pytorch_lightning", "lightning_fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*(does not have many workers|LitLogger|litlogger|treespec).*")
+
+
+def _free_device_memory():
+    import gc
+
+    import torch
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -1,0 +1,61 @@
+"""The results store: one JSON line per cell, appended whole, so a kill never tears a record.
+
+A run folder holds `results.jsonl`. Each append is one write of a complete line under an
+exclusive file lock, flushed and fsynced, so concurrent writers neither interleave nor
+lose lines. A line that does not parse (power loss mid-write) is reported and ignored; its
+cell then counts as not run and runs again. The newest record of a cell wins.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sys
+from pathlib import Path
+
+DONE = ("ok", "n/a")
+
+
+class ResultsStore:
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        self.path = self.folder / "results.jsonl"
+
+    def append(self, record: dict) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        line = (json.dumps(record, default=str) + "\n").encode()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def records(self, warn=True) -> list[dict]:
+        if not self.path.exists():
+            return []
+        out = []
+        with open(self.path, "rb") as f:
+            for number, raw in enumerate(f, 1):
+                try:
+                    record = json.loads(raw)
+                    if not isinstance(record, dict) or "key" not in record:
+                        raise ValueError("not a cell record")
+                except ValueError:
+                    if warn:
+                        print(f"warning: {self.path}:{number} is not a complete record (torn write?); "
+                              f"ignoring it, its cell will run again", file=sys.stderr)
+                    continue
+                out.append(record)
+        return out
+
+    def latest(self) -> dict[str, dict]:
+        """Newest record per cell key."""
+        return {r["key"]: r for r in self.records()}
+
+    def todo(self, key: str, latest: dict, retry_failed: bool) -> bool:
+        record = latest.get(key)
+        if record is None:
+            return True
+        return record["status"] == "failed" and retry_failed

@@ -1,0 +1,141 @@
+"""Comparison tables from a results store: one per task, mean ± std over seeds.
+
+Formats: Markdown (md), CSV, LaTeX and JSON. Baselines and published references that a task
+reports are rows beside the models, under the same metric columns.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+from collections import defaultdict
+
+FORMATS = ("md", "csv", "latex", "json")
+
+
+def summarise(records: list[dict]) -> list[dict]:
+    """One row per (task, model, backend, config) group, seeds aggregated."""
+    groups = defaultdict(list)
+    for r in records:
+        groups[r["group"]].append(r)
+    return [_row(rs) for rs in groups.values()]
+
+
+def _row(records: list[dict]) -> dict:
+    first = records[0]
+    ok = [r for r in records if r["status"] == "ok"]
+    statuses = {r["status"] for r in records}
+    status = "n/a" if statuses == {"n/a"} else "ok" if statuses == {"ok"} else "failed" if not ok else "partial"
+    names = sorted({k for r in ok for k in r["metrics"]})
+    values = {k: [r["metrics"][k] for r in ok if k in r["metrics"]] for k in names}
+    row = {
+        "task": first["task"], "model": first["model"], "backend": first["backend"], "profile": first["profile"],
+        "group": first["group"], "status": status, "seeds": len(ok),
+        "params": ok[0]["params"] if ok else None,
+        "metrics": {k: statistics.fmean(v) for k, v in values.items()},
+        "metrics_std": {k: statistics.stdev(v) if len(v) > 1 else 0.0 for k, v in values.items()},
+        "train_tokens_per_s": _mean(r.get("train_tokens_per_s") for r in ok),
+        "peak_mem_bytes": max((r["peak_mem_bytes"] for r in ok if r.get("peak_mem_bytes") is not None), default=None),
+        "wall_s": _mean(r.get("wall_s") for r in ok),
+        "baselines": ok[0].get("baselines", {}) if ok else {},
+        "device": ok[0].get("device") if ok else None,
+    }
+    if status == "n/a":
+        row["reason"] = first.get("reason")
+    errors = [r["error"] for r in records if r["status"] == "failed"]
+    if errors:
+        row["error"] = errors[-1]
+    return row
+
+
+def _mean(values):
+    values = [v for v in values if v is not None]
+    return statistics.fmean(values) if values else None
+
+
+def render(rows: list[dict], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(rows, indent=2)
+    if fmt == "csv":
+        return _csv(rows)
+    return "\n".join(_task_table(task, task_rows, fmt) for task, task_rows in _by_task(rows).items())
+
+
+def _by_task(rows):
+    out = defaultdict(list)
+    for row in sorted(rows, key=lambda r: (r["task"], r["backend"], r["model"])):
+        out[row["task"]].append(row)
+    return out
+
+
+def _metric_columns(rows) -> list[str]:
+    names = sorted({k for r in rows for k in r["metrics"]})
+    return [k for k in names if k.startswith("test/")] + [k for k in names if not k.startswith("test/")]
+
+
+def _fmt(value, std=None, seeds=1) -> str:
+    if value is None:
+        return ""
+    text = f"{value:.4g}"
+    return f"{text} ± {std:.2g}" if seeds > 1 and std is not None else text
+
+
+def _cells(row, metrics) -> list[str]:
+    if row["status"] == "n/a":
+        return [row["model"], row["backend"], "", *([""] * len(metrics)), "", "", "", f"n/a: {row.get('reason', '')}"]
+    mem = row["peak_mem_bytes"]
+    status = row["status"] if row["status"] == "ok" else f"{row['status']}: {row.get('error', '')[:80]}"
+    return [row["model"], row["backend"], f"{row['params']:,}" if row["params"] else "",
+            *[_fmt(row["metrics"].get(m), row["metrics_std"].get(m), row["seeds"]) for m in metrics],
+            _fmt(row["train_tokens_per_s"]), f"{mem / 2**20:.1f}" if mem is not None else "",
+            _fmt(row["wall_s"]), status]
+
+
+def _baseline_rows(rows, metrics) -> list[list[str]]:
+    """Baselines and references: {name: {metric: value}} matched to test/ (or val/) columns."""
+    seen, out = set(), []
+    for row in rows:
+        for name, values in row["baselines"].items():
+            if name in seen:
+                continue
+            seen.add(name)
+            cells = []
+            for m in metrics:
+                stage, _, metric = m.partition("/")
+                cells.append(_fmt(values.get(metric)) if stage == "test" else "")
+            out.append([name, "", "", *cells, "", "", "", "baseline"])
+    return out
+
+
+def _task_table(task, rows, fmt) -> str:
+    metrics = _metric_columns(rows)
+    header = ["model", "backend", "params", *metrics, "tokens/s", "peak MiB", "wall s", "status"]
+    body = [_cells(r, metrics) for r in rows] + _baseline_rows(rows, metrics)
+    profile = rows[0]["profile"]
+    device = next((r["device"] for r in rows if r.get("device")), "")
+    title = f"{task} (profile {profile}; {device}; metrics mean ± std over seeds)"
+    if fmt == "md":
+        lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(c.replace("|", "/") for c in cells) + " |" for cells in body]
+        return "\n".join(lines) + "\n"
+    esc = lambda s: s.replace("_", r"\_").replace("%", r"\%").replace("&", r"\&").replace("±", r"$\pm$")  # noqa: E731
+    lines = [f"% {esc(title)}", r"\begin{tabular}{" + "l" * 2 + "r" * (len(header) - 3) + "l}", r"\toprule",
+             " & ".join(esc(h) for h in header) + r" \\", r"\midrule"]
+    lines += [" & ".join(esc(c) for c in cells) + r" \\" for cells in body]
+    lines += [r"\bottomrule", r"\end{tabular}", ""]
+    return "\n".join(lines)
+
+
+def _csv(rows) -> str:
+    metrics = _metric_columns(rows)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["task", "model", "backend", "profile", "status", "seeds", "params", *metrics,
+                     *[f"{m} std" for m in metrics], "train_tokens_per_s", "peak_mem_bytes", "wall_s", "note"])
+    for r in sorted(rows, key=lambda r: (r["task"], r["backend"], r["model"])):
+        writer.writerow([r["task"], r["model"], r["backend"], r["profile"], r["status"], r["seeds"], r["params"],
+                         *[r["metrics"].get(m, "") for m in metrics], *[r["metrics_std"].get(m, "") for m in metrics],
+                         r["train_tokens_per_s"], r["peak_mem_bytes"], r["wall_s"],
+                         r.get("reason") or r.get("error") or ""])
+    return out.getvalue()

@@ -1,0 +1,138 @@
+"""The task API. A task is a LightningModule subclass that holds the science of one benchmark:
+
+- `name`, `kind` ("many-to-one", "many-to-many" or "causal": causal tasks emit outputs as
+  the sequence streams, so bidirectional variants do not apply) and a `Settings` dataclass;
+- `datamodule(settings, train, seed, data_dir)`: its data, a LightningDataModule;
+- `build(data)`: its input layer and head around the shared encoder (`self.encoder`);
+- `step(batch)`: the loss plus (preds, target) for its torchmetrics `make_metrics()`;
+- optionally `baselines(data)` -> {name: {metric: value}}, reference numbers printed as
+  rows beside the models, and `derived(loss)` for metrics computed from the loss.
+
+Subclassing registers the task; dropping a module into `tasks/` is all it takes to add one.
+"""
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import lightning as L
+import torch
+from lightning.pytorch.utilities import grad_norm
+from torch import nn
+from torchmetrics import MeanMetric, MetricCollection
+
+from benchmark.config import TrainConfig
+from benchmark.models import Encoder, ModelConfig
+
+REGISTRY: dict[str, type["TaskModule"]] = {}
+KINDS = ("many-to-one", "many-to-many", "causal")
+
+
+class NonFiniteLoss(FloatingPointError):
+    """Training diverged; the cell is recorded as failed and the matrix goes on."""
+
+
+class TaskModule(L.LightningModule):
+    name: ClassVar[str]
+    kind: ClassVar[str]
+    description: ClassVar[str] = ""
+    Settings: ClassVar[type]
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        if "name" in cls.__dict__:
+            assert cls.kind in KINDS, f"{cls.__name__}.kind must be one of {KINDS}"
+            REGISTRY[cls.name] = cls
+
+    def __init__(self, settings, model: ModelConfig, train: TrainConfig, data):
+        super().__init__()
+        self.settings, self.model_cfg, self.train_cfg = settings, model, train
+        self.build(data)
+        self.losses = nn.ModuleDict({s: MeanMetric() for s in ("val", "test")})
+        self.stage_metrics = nn.ModuleDict({s: self.make_metrics().clone(prefix=f"{s}/") for s in ("val", "test")})
+        self.last_grad_norm = float("nan")
+
+    # --- what a task supplies -------------------------------------------------------
+    @classmethod
+    def datamodule(cls, settings, train: TrainConfig, seed: int, data_dir) -> L.LightningDataModule:
+        raise NotImplementedError
+
+    def build(self, data) -> None:
+        """Create self.encoder (use self.make_encoder) and the task's input layer and head."""
+        raise NotImplementedError
+
+    def step(self, batch):
+        """Return (loss, preds, target) for one batch."""
+        raise NotImplementedError
+
+    def make_metrics(self) -> MetricCollection:
+        raise NotImplementedError
+
+    def baselines(self, data) -> dict[str, float]:
+        return {}
+
+    def derived(self, loss: float) -> dict[str, float]:
+        """Metrics computed from a stage's mean loss (bits per char, perplexity)."""
+        return {}
+
+    def tokens(self, batch) -> int:
+        """Time steps processed in a batch, for throughput; read from shapes, no device sync."""
+        x = batch[0]
+        return x.shape[0] * x.shape[1]
+
+    # --- shared engineering ---------------------------------------------------------
+    def make_encoder(self, input_size: int) -> Encoder:
+        self.encoder = Encoder(input_size, self.model_cfg)
+        return self.encoder
+
+    def training_step(self, batch, batch_idx):
+        loss, _, _ = self.step(batch)
+        self.log("train/loss", loss, on_step=True, on_epoch=False)
+        self._check_finite(loss)
+        return loss
+
+    def _check_finite(self, loss):
+        # Checking forces a device sync, so do it only at logging points and the last step.
+        step = self.global_step
+        if step % self.train_cfg.log_every == 0 or step + 1 >= self.train_cfg.max_steps:
+            if not torch.isfinite(loss.detach()).item():
+                raise NonFiniteLoss(f"training loss became {loss.item()} at step {step}; "
+                                    f"lower train.lr or train.grad_clip")
+
+    def on_before_optimizer_step(self, optimizer):
+        if self.global_step % self.train_cfg.log_every == 0:
+            norm = grad_norm(self, norm_type=2)["grad_2.0_norm_total"]  # before clipping
+            self.log("train/grad_norm", norm)
+            self.last_grad_norm = float(norm)
+
+    def validation_step(self, batch, batch_idx):
+        self._eval_step(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        self._eval_step(batch, "test")
+
+    def _eval_step(self, batch, stage):
+        loss, preds, target = self.step(batch)
+        self.losses[stage].update(loss)
+        self.stage_metrics[stage].update(preds, target)
+
+    def on_validation_epoch_end(self):
+        self._log_stage("val")
+
+    def on_test_epoch_end(self):
+        self._log_stage("test")
+
+    def _log_stage(self, stage):
+        loss = self.losses[stage].compute()
+        values = {f"{stage}/loss": loss, **self.stage_metrics[stage].compute()}
+        values.update({f"{stage}/{k}": v for k, v in self.derived(float(loss)).items()})
+        self.log_dict({k: torch.as_tensor(v, dtype=torch.float32) for k, v in values.items()})
+        self.losses[stage].reset()
+        self.stage_metrics[stage].reset()
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=self.train_cfg.lr, weight_decay=self.train_cfg.weight_decay)
+
+
+def bits(nats: float) -> float:
+    return nats / math.log(2)
