@@ -102,6 +102,8 @@ def _report_run(out, summary) -> int:
     print()
     print(render(summarise(ResultsStore(out).records()), "md"))
     print(f"results: {out}/results.jsonl ({summary.ran} cells run, {summary.skipped} already done or n/a)")
+    for r in summary.skipped_cells:
+        print(f"skipped {r['cell']}: {r['reason']}", file=sys.stderr)
     if summary.failed:
         print(f"{len(summary.failed)} cell(s) failed (run again with --retry-failed):", file=sys.stderr)
         for r in summary.failed:

@@ -15,6 +15,7 @@ class Summary:
     ran: int = 0
     skipped: int = 0
     failed: list = field(default_factory=list)
+    skipped_cells: list = field(default_factory=list)
 
 
 def run_matrix(cells: list[Cell], out_dir, data_dir=None, retry_failed=False, stream=sys.stdout) -> Summary:
@@ -35,4 +36,6 @@ def run_matrix(cells: list[Cell], out_dir, data_dir=None, retry_failed=False, st
         summary.ran += 1
         if record["status"] == "failed":
             summary.failed.append(record)
+        elif record["status"] == "skipped":
+            summary.skipped_cells.append(record)
     return summary

@@ -7,6 +7,7 @@ import traceback
 from datetime import datetime, timezone
 
 from benchmark.matrix import Cell
+from tasks.sources import DataUnavailable
 
 
 def base_record(cell: Cell) -> dict:
@@ -31,6 +32,8 @@ def run_cell(cell: Cell, out_dir, data_dir=None, loggers=()) -> dict:
         record["status"] = "ok"
     except KeyboardInterrupt:
         raise
+    except DataUnavailable as e:  # offline, no local copy: nothing is wrong with the cell
+        record.update(status="skipped", reason=str(e))
     except Exception as e:  # noqa: BLE001 - a cell's failure must not stop the matrix
         record.update(status="failed", error=f"{type(e).__name__}: {e}",
                       traceback="".join(traceback.format_exception(e)[-6:]))

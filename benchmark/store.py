@@ -56,6 +56,6 @@ class ResultsStore:
 
     def todo(self, key: str, latest: dict, retry_failed: bool) -> bool:
         record = latest.get(key)
-        if record is None:
+        if record is None or record["status"] == "skipped":  # skipped: data may be there now
             return True
         return record["status"] == "failed" and retry_failed

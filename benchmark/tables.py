@@ -26,7 +26,7 @@ def _row(records: list[dict]) -> dict:
     first = records[0]
     ok = [r for r in records if r["status"] == "ok"]
     statuses = {r["status"] for r in records}
-    status = "n/a" if statuses == {"n/a"} else "ok" if statuses == {"ok"} else "failed" if not ok else "partial"
+    status = "n/a" if statuses == {"n/a"} else "skipped" if statuses == {"skipped"} else "ok" if statuses == {"ok"} else "failed" if not ok else "partial"
     names = sorted({k for r in ok for k in r["metrics"]})
     values = {k: [r["metrics"][k] for r in ok if k in r["metrics"]] for k in names}
     row = {
@@ -41,7 +41,7 @@ def _row(records: list[dict]) -> dict:
         "baselines": ok[0].get("baselines", {}) if ok else {},
         "device": ok[0].get("device") if ok else None,
     }
-    if status == "n/a":
+    if status in ("n/a", "skipped"):
         row["reason"] = first.get("reason")
     errors = [r["error"] for r in records if r["status"] == "failed"]
     if errors:
@@ -82,8 +82,9 @@ def _fmt(value, std=None, seeds=1) -> str:
 
 
 def _cells(row, metrics) -> list[str]:
-    if row["status"] == "n/a":
-        return [row["model"], row["backend"], "", *([""] * len(metrics)), "", "", "", f"n/a: {row.get('reason', '')}"]
+    if row["status"] in ("n/a", "skipped"):
+        note = f"{row['status']}: {row.get('reason', '')}"
+        return [row["model"], row["backend"], "", *([""] * len(metrics)), "", "", "", note]
     mem = row["peak_mem_bytes"]
     status = row["status"] if row["status"] == "ok" else f"{row['status']}: {row.get('error', '')[:80]}"
     return [row["model"], row["backend"], f"{row['params']:,}" if row["params"] else "",

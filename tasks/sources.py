@@ -1,0 +1,113 @@
+"""Where real data comes from: local files under a data directory, or the Hugging Face hub.
+
+- The data directory comes from `--data-dir` or the RNNBENCH_DATA_DIR environment variable
+  and is laid out like the project's shared/data (tinyshakespeare/, ptb/, sst2/, ...).
+  Nothing here knows a machine-specific path.
+- Hub loads go through `datasets.load_dataset` (script-free repositories only). Without
+  network the hub is probed once, with a short timeout, and the cell is reported as skipped
+  with a message saying which files to put where, instead of retrying for minutes.
+- Problems with a file (missing column, bad value, empty split, bad encoding) raise
+  DataError naming the file and line.
+- Processed tensors are cached under RNNBENCH_CACHE (default ~/.cache/rnnbench), keyed by
+  the source files (path, size, mtime) and the settings that shaped them.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+from pathlib import Path
+from typing import Callable
+
+HUB_HOST = "huggingface.co"
+
+
+class DataError(ValueError):
+    """Bad or missing input data; the message names the file (and line) and the fix."""
+
+
+class DataUnavailable(RuntimeError):
+    """The data cannot be had here (no network, no local copy): the cell is skipped, not failed."""
+
+
+def data_root(data_dir=None) -> Path | None:
+    root = data_dir or os.environ.get("RNNBENCH_DATA_DIR")
+    return Path(root).expanduser() if root else None
+
+
+def local_file(data_dir, relative: str, task: str) -> Path:
+    """A file under the data directory, or DataUnavailable saying where to put it."""
+    root = data_root(data_dir)
+    if root is None:
+        raise DataUnavailable(f"{task}: no data directory set; put the data at DIR/{relative} and pass "
+                              f"--data-dir DIR (or set RNNBENCH_DATA_DIR)")
+    path = root / relative
+    if not path.exists():
+        raise DataUnavailable(f"{task}: {path} not found; put the file there (layout: see the README, "
+                              f"'Data') or point --data-dir elsewhere")
+    return path
+
+
+def read_text(path: Path) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        line = Path(path).read_bytes()[: e.start].count(b"\n") + 1
+        raise DataError(f"{path}:{line}: not valid UTF-8 ({e.reason} at byte {e.start}); re-encode the file as UTF-8") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror})") from None
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
+        return False
+    try:
+        socket.create_connection((HUB_HOST, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def load_hub(repo: str, config: str | None, task: str, local_hint: str):
+    """`datasets.load_dataset(repo, config)`, or DataUnavailable at once when offline.
+
+    A dataset already in the local `datasets` cache still loads offline."""
+    import datasets
+
+    if not hub_reachable():
+        os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+        try:
+            return datasets.load_dataset(repo, config)
+        except Exception:  # noqa: BLE001 - not cached either: say what to do instead
+            raise DataUnavailable(f"{task}: the hub ({HUB_HOST}) is unreachable and {repo} is not cached; "
+                                  f"use local files instead: {local_hint}") from None
+    try:
+        return datasets.load_dataset(repo, config)
+    except Exception as e:  # noqa: BLE001
+        raise DataUnavailable(f"{task}: loading {repo} from the hub failed ({type(e).__name__}: {e}); "
+                              f"use local files instead: {local_hint}") from None
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("RNNBENCH_CACHE", Path.home() / ".cache" / "rnnbench"))
+
+
+def cached(name: str, files: list[Path], settings: dict, build: Callable[[], object]):
+    """Load a processed object from the cache, or build and store it (atomically)."""
+    import torch
+
+    stamp = [(str(Path(f).resolve()), Path(f).stat().st_size, Path(f).stat().st_mtime_ns) for f in files]
+    key = hashlib.sha1(json.dumps([name, stamp, settings], sort_keys=True, default=str).encode()).hexdigest()[:16]
+    path = cache_root() / f"{name}-{key}.pt"
+    if path.exists():
+        try:
+            return torch.load(path, weights_only=False)
+        except Exception:  # noqa: BLE001 - a broken cache entry is rebuilt, never fatal
+            pass
+    value = build()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    torch.save(value, tmp)
+    os.replace(tmp, path)
+    return value
