@@ -51,7 +51,28 @@ def _parser() -> argparse.ArgumentParser:
     table.add_argument("dir", help="results folder written by `run`")
     table.add_argument("--format", default="md", choices=("md", "csv", "latex", "json"))
     table.set_defaults(func=cmd_table)
+    _bench_parser(sub)
     return p
+
+
+def _bench_parser(sub) -> None:
+    bench = sub.add_parser("bench", help="speed benchmarks of the harness itself")
+    which = bench.add_subparsers(dest="bench", metavar="BENCHMARK", required=True)
+    over = which.add_parser("overhead", help="a matrix cell vs a plain PyTorch loop: tokens/s and their ratio")
+    over.add_argument("--task", default="copy")
+    over.add_argument("--model", default="lstm", help="model variant (default: lstm)")
+    over.add_argument("--backend", default="cudnn", help="cudnn or scratch (default: cudnn)")
+    over.add_argument("--hidden", type=int, default=256)
+    over.add_argument("--steps", type=int, default=40, help="training steps per repeat (default: 40)")
+    over.add_argument("--repeats", type=int, default=5, help="timed repeats of each, interleaved (default: 5)")
+    over.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                      help="override a config value, e.g. train.batch_size=32, copy.delay=50")
+    over.set_defaults(func=cmd_bench_overhead)
+
+
+def cmd_bench_overhead(args) -> int:
+    from benchmark.bench.overhead import main as overhead
+    return overhead(args)
 
 
 def cmd_list(args) -> int:

@@ -21,29 +21,44 @@ def na_record(cell: Cell) -> dict:
     return {**base_record(cell), "status": "n/a", "reason": cell.na_reason}
 
 
-def run_cell(cell: Cell, out_dir, data_dir=None, loggers=()) -> dict:
+def run_cell(cell: Cell, out_dir, data_dir=None, loggers=(), callbacks=(), devices=1) -> dict:
     """Train and evaluate one cell. Never raises for a failure of the cell itself:
     the record says `failed` with the error, so the matrix can go on."""
     record = base_record(cell)
     record["started_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     start = time.perf_counter()
     try:
-        record.update(_train(cell, out_dir, data_dir, loggers))
+        record.update(_train(cell, out_dir, data_dir, loggers, callbacks, devices))
         record["status"] = "ok"
     except KeyboardInterrupt:
         raise
     except DataUnavailable as e:  # offline, no local copy: nothing is wrong with the cell
         record.update(status="skipped", reason=str(e))
     except Exception as e:  # noqa: BLE001 - a cell's failure must not stop the matrix
-        record.update(status="failed", error=f"{type(e).__name__}: {e}",
-                      traceback="".join(traceback.format_exception(e)[-6:]))
+        record.update(status="failed", error=_describe(e), traceback="".join(traceback.format_exception(e)[-6:]))
+    if record["status"] == "failed":
+        # Outside the except block: the traceback's frames (module, trainer, batches) are gone by now,
+        # so their device memory can really be returned before the next cell.
         _free_device_memory()
     record["wall_s"] = round(time.perf_counter() - start, 3)
     record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return record
 
 
-def _train(cell: Cell, out_dir, data_dir, loggers) -> dict:
+def _describe(error: Exception) -> str:
+    text = f"{type(error).__name__}: {error}"
+    if is_out_of_memory(error):
+        text += " -- the cell did not fit in device memory: lower train.batch_size or model.hidden (--set)"
+    return text
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    import torch
+    return isinstance(error, torch.cuda.OutOfMemoryError) or (
+        isinstance(error, RuntimeError) and "out of memory" in str(error).lower())
+
+
+def _train(cell: Cell, out_dir, data_dir, loggers, callbacks=(), devices=1) -> dict:
     import lightning as L
     import torch
     from lightning.pytorch.loggers import CSVLogger
@@ -63,13 +78,14 @@ def _train(cell: Cell, out_dir, data_dir, loggers) -> dict:
     csv = CSVLogger(os.path.join(out_dir, "logs"), name=cell.name.replace("/", "-"), version="")
     train = cell.train
     trainer = L.Trainer(
-        accelerator="auto", devices=1, max_steps=train.max_steps, precision=train.precision,
+        accelerator="auto", max_steps=train.max_steps, precision=train.precision,
         # Manual-optimisation tasks (truncated BPTT) clip inside their own step.
         gradient_clip_val=train.grad_clip if module.automatic_optimization else None,
         val_check_interval=min(train.val_every or train.max_steps, train.max_steps),
         check_val_every_n_epoch=None,
         limit_val_batches=train.val_batches or 1.0, limit_test_batches=train.test_batches or 1.0,
-        log_every_n_steps=train.log_every, logger=[csv, *loggers], callbacks=[meter],
+        log_every_n_steps=train.log_every, logger=[csv, *loggers], callbacks=[meter, *callbacks],
+        **device_settings(devices),
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
         num_sanity_val_steps=0,
     )
@@ -100,6 +116,27 @@ def _train(cell: Cell, out_dir, data_dir, loggers) -> dict:
         "versions": versions(),
         "threads": torch.get_num_threads(),
     }
+
+
+def device_settings(devices: int) -> dict:
+    """Trainer settings for `devices` accelerators (or CPU processes) and deterministic kernels.
+
+    Several devices train one cell with data-parallel DDP. `ddp_spawn` starts the ranks from
+    inside this process; plain `ddp` would re-run the command line in each rank, matrix and all.
+    Deterministic mode is free on the CPU, where torch's kernels are deterministic anyway and
+    Lightning only pins the algorithm choice; on CUDA it would force slower cuDNN/cuBLAS paths
+    (and needs CUBLAS_WORKSPACE_CONFIG), so there it stays off.
+    """
+    import torch
+    if not isinstance(devices, int) or devices < 1:
+        from benchmark.config import ConfigError
+        raise ConfigError(f"bad --devices {devices!r}: expected an integer >= 1")
+    gpu = torch.cuda.is_available()
+    if gpu and devices > torch.cuda.device_count():
+        from benchmark.config import ConfigError
+        raise ConfigError(f"--devices {devices} but only {torch.cuda.device_count()} GPU(s) here")
+    return {"devices": devices, "strategy": "ddp_spawn" if devices > 1 else "auto",
+            "deterministic": None if gpu else True}
 
 
 def _stage_metrics(trainer, prefix) -> dict:

@@ -3,7 +3,8 @@
 A run folder holds `results.jsonl`. Each append is one write of a complete line under an
 exclusive file lock, flushed and fsynced, so concurrent writers neither interleave nor
 lose lines. A line that does not parse (power loss mid-write) is reported and ignored; its
-cell then counts as not run and runs again. The newest record of a cell wins.
+cell then counts as not run and runs again. An append after such a torn tail first ends the
+torn line, so the new record never merges into it. The newest record of a cell wins.
 """
 from __future__ import annotations
 
@@ -24,9 +25,12 @@ class ResultsStore:
     def append(self, record: dict) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         line = (json.dumps(record, default=str) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":  # a torn tail: end it, keep ours whole
+                line = b"\n" + line
             os.write(fd, line)
             os.fsync(fd)
         finally:
@@ -53,6 +57,10 @@ class ResultsStore:
     def latest(self) -> dict[str, dict]:
         """Newest record per cell key."""
         return {r["key"]: r for r in self.records()}
+
+    def current(self) -> list[dict]:
+        """The newest record of each cell, in first-seen order: what tables should summarise."""
+        return list(self.latest().values())
 
     def todo(self, key: str, latest: dict, retry_failed: bool) -> bool:
         record = latest.get(key)

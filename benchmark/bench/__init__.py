@@ -1,0 +1,1 @@
+"""Speed benchmarks of the harness itself, apart from the matrix (`python -m benchmark bench ...`)."""

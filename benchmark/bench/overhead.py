@@ -1,0 +1,156 @@
+"""Harness overhead: a matrix cell against a hand-written PyTorch loop, same model, data and steps.
+
+(a) `cell`: `benchmark.runner.run_cell` (the Lightning Trainer with the matrix's callbacks,
+    CSV logging, validation and test) and the record appended to a ResultsStore, exactly as
+    `run` does it.
+(b) `plain`: the same task module used as a plain nn.Module: `step(batch)`, backward,
+    clip_grad_norm_, Adam, on batches generated from the same seed on the same device.
+
+Timed, for both: the training loop only, from just before the first batch is drawn to just
+after the last optimiser step (device synchronised at both ends), validation excluded; for
+the cell that is `ThroughputMeter` (on_train_start .. on_train_end). What the cell costs
+beyond that (building data and module, the Trainer, validation, test, the record) is its
+fixed per-cell cost, reported apart. Repeats alternate a, b, a, b after one untimed
+warm-up of each, so drifts in machine load hit both alike; figures are medians.
+"""
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+from benchmark import config
+from benchmark.config import ConfigError, TrainConfig
+from benchmark.matrix import Cell
+
+
+@dataclass
+class Overhead:
+    cell_tps: list = field(default_factory=list)    # tokens/s of each timed cell repeat
+    plain_tps: list = field(default_factory=list)   # tokens/s of each timed plain-loop repeat
+    cell_fixed_s: list = field(default_factory=list)  # per-cell cost outside the timed loop
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.cell_tps) / statistics.median(self.plain_tps)
+
+
+def make_cell(task: str, variant: str, hidden: int, steps: int, backend="cudnn", overrides=()) -> Cell:
+    """One cell with the repository defaults (configs/defaults.yaml + the task's file), no profile."""
+    from benchmark.models import ModelConfig
+    from tasks import all_tasks
+    tasks = all_tasks()
+    if task not in tasks:
+        raise ConfigError(f"unknown task {task!r}; choose from: {', '.join(tasks)}")
+    pairs = [f"model.hidden={hidden}", f"train.max_steps={steps}", "train.val_every=0",
+             "train.val_batches=1", "train.test_batches=1", *overrides]
+    common, per_task = config.parse_overrides(pairs, list(tasks))
+    raw = config.resolve(task, {}, common, per_task)
+    model = config.build(ModelConfig, {**raw.get("model", {}), "variant": variant, "backend": backend}, "model")
+    return Cell(task, model, config.build(TrainConfig, raw.get("train"), "train"),
+                config.build(tasks[task].Settings, raw.get("task"), task), seed=0, profile="bench")
+
+
+def run_cell_timed(cell: Cell, out_dir) -> tuple[float, float]:
+    """(a): tokens/s of the training loop and the fixed cost of the rest of the cell."""
+    from benchmark.runner import run_cell
+    from benchmark.store import ResultsStore
+    start = time.perf_counter()
+    record = run_cell(cell, out_dir)
+    ResultsStore(out_dir).append(record)
+    wall = time.perf_counter() - start
+    if record["status"] != "ok":
+        raise RuntimeError(f"cell {cell.name} {record['status']}: {record.get('error') or record.get('reason')}")
+    return record["train_tokens_per_s"], wall - record["train_s"]
+
+
+def run_plain(cell: Cell) -> float:
+    """(b): tokens/s of a hand-written loop over the same module, optimiser, clipping and batches."""
+    import lightning as L
+    import torch
+
+    from tasks import get_task
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    L.seed_everything(cell.seed, workers=True, verbose=False)
+    task_cls = get_task(cell.task)
+    data = task_cls.datamodule(cell.settings, cell.train, cell.seed, None)
+    data.prepare_data()
+    data.setup("fit")
+    module = task_cls(cell.settings, cell.model, cell.train, data).to(device).train()
+    if not module.automatic_optimization:
+        raise ConfigError(f"bench overhead compares automatic-optimisation tasks; {cell.task} steps by hand")
+    train = cell.train
+    opt = torch.optim.Adam(module.parameters(), lr=train.lr, weight_decay=train.weight_decay)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=train.precision == "bf16-mixed")
+    _sync(device)
+    start = time.perf_counter()
+    tokens = 0
+    for step, batch in zip(range(train.max_steps), _batches(data, device)):
+        with autocast:
+            loss, _, _ = module.step(batch)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(module.parameters(), train.grad_clip)
+        opt.step()
+        tokens += module.tokens(batch)
+    _sync(device)
+    return tokens / (time.perf_counter() - start)
+
+
+def _batches(data, device):
+    """The cell's training batches: generated on the device from the same seed, or the task's loader."""
+    import torch
+
+    from tasks.synthetic import SPLIT_OFFSET, GeneratedData
+    if isinstance(data, GeneratedData):
+        gen = torch.Generator(device=device).manual_seed(data.seed + SPLIT_OFFSET["train"])
+        while True:
+            yield data.make_batch(data.batch_size, gen, device)
+    from lightning.fabric.utilities.apply_func import move_data_to_device
+    while True:
+        for batch in data.train_dataloader():
+            yield move_data_to_device(batch, device)
+
+
+def _sync(device):
+    import torch
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure(cell: Cell, repeats: int, out_dir, say=print) -> Overhead:
+    result = Overhead()
+    run_cell_timed(cell, out_dir)  # warm-up: kernels, allocator, imports
+    run_plain(cell)
+    for r in range(repeats):
+        tps, fixed = run_cell_timed(cell, out_dir)
+        plain = run_plain(cell)
+        result.cell_tps.append(tps)
+        result.cell_fixed_s.append(fixed)
+        result.plain_tps.append(plain)
+        say(f"repeat {r + 1}/{repeats}: cell {tps:,.0f} tok/s  plain {plain:,.0f} tok/s  "
+            f"cell/plain {tps / plain:.3f}  (cell fixed cost {fixed:.2f}s)")
+    return result
+
+
+def main(args) -> int:
+    import torch
+
+    from benchmark.runner import quiet_lightning
+    if args.steps < 2 or args.repeats < 1:
+        raise ConfigError("bench overhead needs --steps >= 2 and --repeats >= 1")
+    cell = make_cell(args.task, args.model, args.hidden, args.steps, args.backend, args.set)
+    quiet_lightning()
+    t = cell.train
+    print(f"bench overhead: {cell.task}/{cell.model.variant}/{cell.model.backend} hidden={cell.model.hidden} "
+          f"batch={t.batch_size} steps={t.max_steps} precision={t.precision} log_every={t.log_every} "
+          f"settings={cell.config()['settings']} threads={torch.get_num_threads()} repeats={args.repeats}")
+    with tempfile.TemporaryDirectory(prefix="rnnbench-overhead-") as out:
+        result = measure(cell, args.repeats, out)
+    cell_tps, plain_tps = statistics.median(result.cell_tps), statistics.median(result.plain_tps)
+    print(f"median: cell {cell_tps:,.0f} tok/s, plain {plain_tps:,.0f} tok/s; "
+          f"fixed per-cell cost {statistics.median(result.cell_fixed_s):.2f}s (not in tok/s)")
+    print(f"ratio cell/plain {result.ratio:.3f}")
+    return 0

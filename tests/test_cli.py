@@ -1,0 +1,80 @@
+"""The command line: the matrix end to end, its tables, and bad input stopped before training."""
+import json
+
+import pytest
+
+from conftest import cli
+
+FAST = ["--set", "train.max_steps=8", "--set", "copy.delay=5", "--set", "adding.length=12"]
+
+
+def test_list_names_everything():
+    out = cli("list").stdout
+    for word in ("rnn", "lstm", "gru", "birnn", "bilstm", "bigru", "copy", "adding", "cudnn", "scratch",
+                 "smoke", "full"):
+        assert word in out.split() or f" {word} " in out
+
+
+def test_small_matrix_end_to_end(tmp_path):
+    out = tmp_path / "run"
+    run = cli("run", "--tasks", "copy,adding", "--models", "rnn,lstm,bigru", "--out", out, *FAST)
+    assert run.returncode == 0, run.stderr
+    assert "[6/6]" in run.stdout and "ETA" in run.stdout
+    rows = json.loads(cli("table", out, "--format", "json").stdout)
+    by = {(r["task"], r["model"]): r for r in rows}
+    assert by[("copy", "bigru")]["status"] == "n/a" and "causal" in by[("copy", "bigru")]["reason"]
+    ok = [r for r in rows if r["status"] == "ok"]
+    assert len(ok) == 5
+    for r in ok:
+        assert {"task", "model", "backend", "params", "metrics", "train_tokens_per_s", "peak_mem_bytes",
+                "wall_s"} <= set(r)
+        assert r["params"] > 0 and r["train_tokens_per_s"] > 0 and r["wall_s"] > 0
+    assert {"test/loss", "test/recall_acc"} <= set(by[("copy", "lstm")]["metrics"])
+    assert "test/mse" in by[("adding", "bigru")]["metrics"]
+    record = json.loads((out / "results.jsonl").read_text().splitlines()[-1])
+    for key in ("config", "seed", "versions", "device", "started_at", "train_tokens_per_s"):
+        assert key in record
+    md = cli("table", out).stdout
+    assert "### copy" in md and "memoryless" in md and "n/a" in md
+    assert cli("table", out, "--format", "csv").stdout.startswith("task,model,backend")
+    assert r"\begin{tabular}" in cli("table", out, "--format", "latex").stdout
+
+    again = cli("run", "--tasks", "copy,adding", "--models", "rnn,lstm,bigru", "--out", out, *FAST)
+    assert again.returncode == 0 and "0 to run" in again.stdout
+    assert len((out / "results.jsonl").read_text().splitlines()) == 6
+
+
+def test_seeds_are_aggregated(tmp_path):
+    run = cli("run", "--tasks", "adding", "--models", "gru", "--seeds", "2", "--out", tmp_path, *FAST)
+    assert run.returncode == 0, run.stderr
+    (row,) = json.loads(cli("table", tmp_path, "--format", "json").stdout)
+    assert row["seeds"] == 2 and row["metrics_std"]["test/mse"] > 0
+    assert "±" in cli("table", tmp_path).stdout
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--tasks", "no_such_task"], ["no_such_task", "copy", "adding"]),
+    (["--tasks", "copy", "--models", "transformer"], ["transformer", "bilstm"]),
+    (["--tasks", "copy", "--backend", "cuda"], ["cuda", "scratch"]),
+    (["--tasks", "copy", "--profile", "huge"], ["huge", "smoke"]),
+    (["--tasks", "copy", "--seeds", "0"], ["--seeds"]),
+    (["--tasks", "copy", "--set", "train.lr=-1"], ["train.lr"]),
+    (["--tasks", "copy", "--set", "model.hidden=abc"], ["model.hidden"]),
+    (["--tasks", "copy", "--set", "copy.nope=1"], ["nope", "delay"]),
+    (["--tasks", "copy", "--set", "copy.delay=0"], ["copy.delay"]),
+    (["--tasks", "copy", "--set", "oops"], ["oops"]),
+    ([], ["--all", "--tasks"]),
+])
+def test_bad_input_exits_2_before_training(tmp_path, args, words):
+    run = cli("run", *args, "--out", tmp_path / "never")
+    assert run.returncode == 2, (run.stdout, run.stderr)
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), run.stderr
+    for word in words:
+        assert word in lines[0]
+    assert not (tmp_path / "never").exists()
+
+
+def test_table_of_a_missing_folder(tmp_path):
+    run = cli("table", tmp_path / "nothing")
+    assert run.returncode == 2 and "results.jsonl" in run.stderr

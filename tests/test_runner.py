@@ -1,0 +1,79 @@
+"""The runner keeps going: a diverging cell is recorded as failed, a killed run resumes."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from benchmark.launcher import run_matrix
+from benchmark.matrix import build_matrix
+from benchmark.store import ResultsStore
+from conftest import ROOT, cli
+from tasks.adding import AddingTask
+from tasks.base import REGISTRY
+
+FAST = ["train.max_steps=8", "adding.length=12", "copy.delay=5"]
+
+
+@pytest.fixture
+def diverging_task():
+    class DivergingTask(AddingTask):
+        name = "diverging"
+
+        def step(self, batch):
+            loss, pred, y = super().step(batch)
+            return loss * torch.tensor(float("nan")), pred, y
+
+    yield DivergingTask
+    REGISTRY.pop("diverging")
+
+
+def test_nan_loss_fails_only_its_cell(tmp_path, diverging_task):
+    cells = build_matrix(["diverging,adding"], ["lstm"], ["cudnn"], 1, "smoke", FAST)
+    summary = run_matrix(cells, tmp_path, stream=open(os.devnull, "w"))
+    records = {r["task"]: r for r in ResultsStore(tmp_path).records()}
+    assert records["diverging"]["status"] == "failed"
+    assert "NonFiniteLoss" in records["diverging"]["error"] and "train.lr" in records["diverging"]["error"]
+    assert records["adding"]["status"] == "ok"
+    assert [r["task"] for r in summary.failed] == ["diverging"]
+    # A failed cell is kept, not re-run, unless asked.
+    assert run_matrix(cells, tmp_path, stream=open(os.devnull, "w")).ran == 0
+    assert run_matrix(cells, tmp_path, retry_failed=True, stream=open(os.devnull, "w")).ran == 1
+
+
+def test_failed_cell_makes_exit_status_nonzero(tmp_path):
+    # A lr so large that training diverges (clipping off) fails cells; the run still ends with a table.
+    run = cli("run", "--tasks", "adding", "--models", "rnn", "--out", tmp_path,
+              "--set", "train.lr=1e30", "--set", "train.grad_clip=1e30", "--set", "train.max_steps=20",
+              "--set", "train.log_every=1", "--set", "adding.length=12")
+    assert run.returncode == 1
+    assert "failed" in run.stderr and "adding/rnn" in run.stderr and "### adding" in run.stdout
+
+
+def test_resume_after_sigkill(tmp_path):
+    args = [sys.executable, "-m", "benchmark", "run", "--tasks", "copy,adding", "--models", "rnn,lstm,gru",
+            "--out", str(tmp_path), "--set", "train.max_steps=60", "--set", "copy.delay=5",
+            "--set", "adding.length=12"]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results = tmp_path / "results.jsonl"
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if results.exists() and len(results.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = [json.loads(line) for line in results.read_text().splitlines()]
+    assert 2 <= len(before) < 6, "kill should land mid-run"
+
+    again = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    after = [json.loads(line) for line in results.read_text().splitlines()]
+    assert after[: len(before)] == before  # finished cells kept as they were
+    keys = [r["key"] for r in after]
+    assert len(keys) == len(set(keys)) == 6  # each cell once: no duplicates, none lost
+    assert all(r["status"] == "ok" for r in after)
