@@ -10,10 +10,8 @@ chunks too; every stage starts each epoch from a zero state.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MetricCollection
@@ -43,8 +41,8 @@ class LanguageModelSettings:
 
 
 class LanguageModelTask(TaskModule):
-    """Subclasses set name, description, Settings and `datamodule`, and say which of
-    `derived` / `_score` units they report (nats as loss, plus bpc or ppl)."""
+    """Subclasses set name, description, Settings, `datamodule`, `derived` (bpc or ppl
+    from the mean loss in nats per token) and `baselines`."""
 
     kind = "causal"
 
@@ -125,7 +123,3 @@ class LanguageModelTask(TaskModule):
         test loop scores (the first `train.test_batches` chunks, or all)."""
         targets = data.eval_targets("test", self.train_cfg.test_batches)
         return unigram_nats(data.corpus.train, targets, data.vocab_size)
-
-
-def bits_per_token(nats: float) -> float:
-    return nats / math.log(2)

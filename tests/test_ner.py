@@ -1,0 +1,160 @@
+"""ner: the CoNLL loader, tag handling, entity-level span F1 on hand-computed cases, bad files,
+and a smoke cell end to end."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from benchmark.launcher import run_matrix
+from benchmark.matrix import build_matrix
+from tasks.ner import NerSettings, SpanF1, entity_spans, load_ner, read_conll
+from tasks.sources import DataError
+from tasks.token_sequences import IGNORE
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+needs_data = pytest.mark.skipif(not (DATA / "conll2003").exists(), reason=f"shared data not at {DATA}")
+TAGS = ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
+
+
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("RNNBENCH_CACHE", str(tmp_path_factory.getbasetemp() / "rnnbench-cache"))
+
+
+def ids(*tags):
+    return [TAGS.index(t) for t in tags]
+
+
+def score(pred_rows, gold_rows):
+    """Pad rows with IGNORE like the data loader and score them with SpanF1."""
+    width = max(len(r) for r in gold_rows)
+    pad = lambda rows: torch.tensor([r + [IGNORE] * (width - len(r)) for r in rows])  # noqa: E731
+    metric = SpanF1(TAGS, per_type=("precision", "recall", "f1"))
+    metric.update(pad(pred_rows).clamp(min=0), pad(gold_rows))
+    return {k: float(v) for k, v in metric.compute().items()}
+
+
+def write_conll(root: Path, name: str, text: str) -> Path:
+    (root / "conll2003").mkdir(exist_ok=True)
+    path = root / "conll2003" / name
+    path.write_text(text)
+    return path
+
+
+IOB2_TRAIN = "-DOCSTART- -X- -X- O\n\nJohn NNP B-NP B-PER\nSmith NNP I-NP I-PER\nin IN O O\nParis NNP B-NP B-LOC\n\n" \
+             "Acme NNP B-NP B-ORG\nsaid VBD O O\n"
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    for name in ("train.txt", "valid.txt", "test.txt"):
+        write_conll(tmp_path, name, IOB2_TRAIN)
+    return tmp_path
+
+
+# --- spans ------------------------------------------------------------------------------------
+def test_spans_iob2_and_iob1_read_alike():
+    assert entity_spans(["B-PER", "I-PER", "O", "B-LOC"]) == {(0, 2, "PER"), (3, 4, "LOC")}
+    # IOB1: an entity starts with I-; B- only separates two adjacent entities of one type.
+    assert entity_spans(["I-PER", "I-PER", "B-PER", "O", "I-LOC"]) == {(0, 2, "PER"), (2, 3, "PER"), (4, 5, "LOC")}
+    # A type change inside a run of I- tags ends one entity and starts another.
+    assert entity_spans(["B-PER", "I-LOC", "I-LOC"]) == {(0, 1, "PER"), (1, 3, "LOC")}
+    assert entity_spans(["O", "O"]) == set()
+
+
+def test_span_f1_hand_computed():
+    gold = [ids("B-PER", "I-PER", "O", "B-LOC"), ids("B-ORG", "I-ORG", "I-ORG")]
+    pred = [ids("B-PER", "I-PER", "O", "B-ORG"),   # PER right; LOC predicted as ORG: fp ORG + fn LOC
+            ids("B-ORG", "I-ORG", "O")]            # partial overlap: fp ORG + fn ORG
+    s = score(pred, gold)
+    # tp 1 (PER), fp 2 (ORG, ORG), fn 2 (LOC, ORG)
+    assert s["precision"] == pytest.approx(1 / 3) and s["recall"] == pytest.approx(1 / 3)
+    assert s["f1"] == pytest.approx(1 / 3)
+    assert s["f1_PER"] == 1.0 and s["f1_LOC"] == 0.0 and s["precision_ORG"] == 0.0
+    assert s["recall_LOC"] == 0.0
+
+
+def test_span_f1_iob1_and_padding():
+    gold = [ids("I-PER", "I-PER", "B-PER", "O"), ids("I-LOC")]
+    pred = [ids("B-PER", "I-PER", "B-PER", "O"), ids("B-LOC")]  # IOB2-style predictions of the same spans
+    assert score(pred, gold)["f1"] == 1.0
+    # The padded step of the short row holds a predicted entity; it must not count.
+    gold_t = torch.tensor([ids("B-PER", "O"), ids("B-LOC") + [IGNORE]])
+    pred_t = torch.tensor([ids("B-PER", "O"), ids("B-LOC", "B-ORG")])
+    metric = SpanF1(TAGS)
+    metric.update(pred_t, gold_t)
+    assert float(metric.compute()["precision"]) == 1.0
+
+
+def test_span_f1_sums_across_batches_and_zero_division():
+    metric = SpanF1(TAGS)
+    metric.update(torch.tensor([ids("B-PER")]), torch.tensor([ids("B-PER")]))
+    metric.update(torch.tensor([ids("O")]), torch.tensor([ids("B-LOC")]))
+    out = metric.compute()
+    assert float(out["precision"]) == 1.0 and float(out["recall"]) == 0.5
+    assert float(out["f1_ORG"]) == 0.0  # no ORG anywhere: 0, not NaN
+
+
+# --- files ------------------------------------------------------------------------------------
+@needs_data
+def test_conll2003_entity_counts_and_tags():
+    train = read_conll(DATA / "conll2003" / "train.txt")
+    assert sum(len(entity_spans(t)) for t in train.tags) == 23499
+    assert not any(tok == "-DOCSTART-" for sent in train.tokens for tok in sent)
+    loaded = load_ner(NerSettings(), DATA)
+    assert loaded["scheme"] == "iob2"
+    assert loaded["tag_names"][0] == "O" and len(loaded["tag_names"]) == 9
+    assert {k: len(v) for k, v in loaded["splits"].items()} == {"train": 14041, "val": 3250, "test": 3453}
+
+
+def test_two_column_files_docstart_and_unk(tiny):
+    write_conll(tiny, "test.txt", "-DOCSTART- O\n\nJohn B-PER\nDoe I-PER\nvisited O\nParis B-LOC\n")
+    loaded = load_ner(NerSettings(min_freq=1), tiny)
+    test, vocab = loaded["splits"]["test"], loaded["vocab"]
+    assert len(test) == 1
+    assert [vocab[i] for i in test.ids.tolist()] == ["John", "<unk>", "<unk>", "Paris"]
+    names = loaded["tag_names"]
+    assert [names[i] for i in test.labels.tolist()] == ["B-PER", "I-PER", "O", "B-LOC"]
+
+
+def test_scheme_detection_and_strict_iob2(tiny):
+    iob1 = "John I-PER\nSmith I-PER\nin O\nParis I-LOC\n\nAcme I-ORG\nsaid O\nLondon B-LOC\n"
+    write_conll(tiny, "train.txt", iob1)
+    assert load_ner(NerSettings(), tiny)["scheme"] == "iob1"
+    with pytest.raises(DataError, match=r"train.txt:1: 'I-PER' does not continue"):
+        load_ner(NerSettings(scheme="iob2"), tiny)
+
+
+@pytest.mark.parametrize("text, match", [
+    ("John\n", r"valid.txt:1: expected a token and a tag"),
+    ("John NNP X-PER\n", r"valid.txt:1: bad tag 'X-PER'"),
+    ("John NNP B-NP B-PER\nWaltz NNP I-NP B-DANCE\n", r"valid.txt:2: tag 'B-DANCE': entity type never occurs in train"),
+    ("-DOCSTART- -X- -X- O\n\n", r"valid.txt: no sentences"),
+])
+def test_malformed_files_name_file_and_line(tiny, text, match):
+    write_conll(tiny, "valid.txt", text)
+    with pytest.raises(DataError, match=match):
+        load_ner(NerSettings(), tiny)
+
+
+def test_bad_encoding_names_the_line(tiny):
+    (tiny / "conll2003" / "test.txt").write_bytes("John B-PER\n\nCr\u00e8me O\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"test.txt:3: not valid UTF-8"):
+        load_ner(NerSettings(), tiny)
+
+
+@needs_data
+def test_smoke_cell_end_to_end(tmp_path):
+    cells = build_matrix(["ner"], ["bilstm"], ["cudnn"], 1, "smoke")
+    summary = run_matrix(cells, tmp_path, data_dir=DATA)
+    assert summary.failed == [] and summary.ran == 1
+    record = json.loads((tmp_path / "results.jsonl").read_text().splitlines()[-1])
+    assert record["status"] == "ok", record.get("error")
+    metrics = record["metrics"]
+    for name in ("test/f1", "test/precision", "test/recall", "test/f1_PER", "val/f1"):
+        assert math.isfinite(metrics[name]) and 0 <= metrics[name] <= 1
+    assert 0 < record["baselines"]["most frequent tag per word (of train)"]["f1"] < 1
