@@ -45,6 +45,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                      help="override a config value, e.g. train.lr=0.01, model.hidden=256, copy.delay=50")
     run.add_argument("--retry-failed", action="store_true", help="run failed cells again")
+    run.add_argument("--launcher", default="local", choices=("local", "ray", "slurm"),
+                     help="where cells train: local (this machine), ray (a Ray cluster; pip install "
+                          "'rnnbench[ray]'), slurm (jobs through submitit; 'rnnbench[slurm]') (default: local)")
+    run.add_argument("--parallel", type=int, default=1, help="cells in flight at once (default: 1)")
+    run.add_argument("--ray-address", help="join this Ray cluster (default: start a local one)")
+    run.add_argument("--devices", type=int, default=1, help="devices per cell, through Lightning DDP (default: 1)")
+    run.add_argument("--wandb", choices=("online", "offline", "disabled"),
+                     help="Weights & Biases logging (default: WANDB_MODE if set; disabled when CI is set; "
+                          "online with an API key, else offline)")
+    run.add_argument("--wandb-project", default="rnnbench", help="W&B project (default: rnnbench)")
     run.set_defaults(func=cmd_run)
 
     table = sub.add_parser("table", help="comparison tables from a results folder")
@@ -52,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     table.add_argument("--format", default="md", choices=("md", "csv", "latex", "json"))
     table.set_defaults(func=cmd_table)
     _bench_parser(sub)
+    _measurement_parsers(sub)
     return p
 
 
@@ -65,6 +76,8 @@ def _bench_parser(sub) -> None:
     over.add_argument("--hidden", type=int, default=256)
     over.add_argument("--steps", type=int, default=40, help="training steps per repeat (default: 40)")
     over.add_argument("--repeats", type=int, default=5, help="timed repeats of each, interleaved (default: 5)")
+    over.add_argument("--threads", type=int, default=1,
+                      help="torch intra-op threads for both paths; 0 = torch's default (default: 1)")
     over.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                       help="override a config value, e.g. train.batch_size=32, copy.delay=50")
     over.set_defaults(func=cmd_bench_overhead)
@@ -76,19 +89,20 @@ def cmd_bench_overhead(args) -> int:
 
 
 def cmd_list(args) -> int:
+    # Read from source, not imported: importing the tasks loads torch and Lightning (seconds).
     from benchmark.config import profiles
-    from benchmark.models import BACKENDS, VARIANTS
-    from tasks import all_tasks
+    from benchmark.variants import BACKEND_NOTES, VARIANTS
+    from tasks import catalog
 
     print("tasks:")
-    for name, cls in all_tasks().items():
-        print(f"  {name:<12} {cls.kind:<13} {cls.description}")
+    for name, task in catalog().items():
+        print(f"  {name:<12} {task['kind']:<13} {task['description']}")
     print("models:")
     for name, (family, bidir) in VARIANTS.items():
         print(f"  {name:<12} {family}{', bidirectional' if bidir else ''}")
     print("backends:")
-    print("  cudnn        torch.nn.RNN/LSTM/GRU (cuDNN on GPU, fused kernels on CPU)")
-    print("  scratch      our cells, written from the equations")
+    for name, note in BACKEND_NOTES.items():
+        print(f"  {name:<12} {note}")
     print("profiles:")
     for name in profiles():
         print(f"  {name}")
@@ -111,18 +125,22 @@ def cmd_run(args) -> int:
     if args.data_dir and not os.path.isdir(args.data_dir):
         raise ConfigError(f"--data-dir {args.data_dir} is not a folder")
     out = args.out or os.path.join("results", args.profile)
-    from benchmark.launcher import run_matrix
-    summary = run_matrix(cells, out, data_dir=args.data_dir, retry_failed=args.retry_failed)
+    from benchmark.launchers import run_matrix
+    summary = run_matrix(cells, out, data_dir=args.data_dir, retry_failed=args.retry_failed,
+                         launcher=args.launcher, parallel=args.parallel, devices=args.devices,
+                         ray_address=args.ray_address, wandb=args.wandb, wandb_project=args.wandb_project)
     return _report_run(out, summary)
 
 
 def _report_run(out, summary) -> int:
+    from benchmark.progress import time_breakdown
     from benchmark.store import ResultsStore
     from benchmark.tables import render, summarise
 
     print()
-    print(render(summarise(ResultsStore(out).records()), "md"))
+    print(render(summarise(ResultsStore(out).current()), "md"))
     print(f"results: {out}/results.jsonl ({summary.ran} cells run, {summary.skipped} already done or n/a)")
+    print(time_breakdown(ResultsStore(out).current()))
     for r in summary.skipped_cells:
         print(f"skipped {r['cell']}: {r['reason']}", file=sys.stderr)
     if summary.failed:
@@ -140,5 +158,56 @@ def cmd_table(args) -> int:
     store = ResultsStore(args.dir)
     if not store.path.exists():
         raise ConfigError(f"{args.dir} holds no results.jsonl: point `table` at a folder written by `run --out`")
-    print(render(summarise(store.records()), args.format))
+    print(render(summarise(store.current()), args.format))
+    return 0
+
+
+def _measurement_parsers(sub) -> None:
+    """measure / reproduce / report: the lecture's claims as measured numbers (benchmark.measurements)."""
+    from benchmark.measurements import MEASUREMENTS
+
+    def common(p):
+        p.add_argument("--profile", default="smoke", help="block of configs/measurements.yaml (default: smoke)")
+        p.add_argument("--out", help="run folder (default: results/measurements-<profile>)")
+
+    measure = sub.add_parser("measure", help="measure one claim: memory span, gradient flow, speed or parameters")
+    measure.add_argument("what", choices=list(MEASUREMENTS))
+    common(measure)
+    measure.set_defaults(func=cmd_measure)
+    reproduce = sub.add_parser("reproduce", help="reproduce a lecture table from measurements, with verdicts")
+    reproduce.add_argument("table", choices=("rnn-vs-lstm",))
+    common(reproduce)
+    reproduce.set_defaults(func=cmd_reproduce)
+    report = sub.add_parser("report", help="self-contained HTML report (plots embedded) of a run folder")
+    report.add_argument("dir", help="run folder written by `measure` or `reproduce`")
+    report.set_defaults(func=cmd_report)
+
+
+def _measurement_out(args) -> str:
+    return args.out or os.path.join("results", f"measurements-{args.profile}")
+
+
+def cmd_measure(args) -> int:
+    from benchmark.measurements import measure
+    from benchmark.reports.run_note import write_run_note
+
+    out = _measurement_out(args)
+    measure(args.what, args.profile, out)
+    write_run_note(out, args.profile)
+    print(f"results: {out}")
+    return 0
+
+
+def cmd_reproduce(args) -> int:
+    from benchmark.reports.rnn_vs_lstm import reproduce
+
+    return reproduce(args.profile, _measurement_out(args))
+
+
+def cmd_report(args) -> int:
+    from benchmark.reports.html import write_report
+
+    if not os.path.isdir(args.dir):
+        raise ConfigError(f"{args.dir} is not a folder: point `report` at a folder written by `reproduce --out`")
+    print(f"report: {write_report(args.dir)}")
     return 0

@@ -34,6 +34,7 @@ class TrainConfig:
     test_batches: int = 0
     log_every: int = 50         # steps between logged points (and NaN checks)
     precision: str = "32-true"
+    compile: bool = False       # torch.compile the encoder (for the scratch backend on a GPU)
 
     def __post_init__(self):
         positive = ("max_steps", "batch_size", "lr", "grad_clip", "log_every")
@@ -43,6 +44,8 @@ class TrainConfig:
         for name in ("weight_decay", "val_every", "val_batches", "test_batches"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"bad train.{name} {getattr(self, name)!r}: expected a number >= 0")
+        if not isinstance(self.compile, bool):
+            raise ConfigError(f"bad train.compile {self.compile!r}: expected true or false")
         allowed = ("32-true", "bf16-mixed", "16-mixed", "64-true")
         if self.precision not in allowed:
             raise ConfigError(f"bad train.precision {self.precision!r}: expected one of {', '.join(allowed)}")

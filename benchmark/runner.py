@@ -74,6 +74,7 @@ def _train(cell: Cell, out_dir, data_dir, loggers, callbacks=(), devices=1) -> d
     data.prepare_data()
     data.setup("fit")
     module = task_cls(cell.settings, cell.model, cell.train, data)
+    fast_paths(module, cell.train)
     meter = ThroughputMeter()
     csv = CSVLogger(os.path.join(out_dir, "logs"), name=cell.name.replace("/", "-"), version="")
     train = cell.train
@@ -115,7 +116,36 @@ def _train(cell: Cell, out_dir, data_dir, loggers, callbacks=(), devices=1) -> d
         "host": host(),
         "versions": versions(),
         "threads": torch.get_num_threads(),
+        "float32_matmul_precision": torch.get_float32_matmul_precision(),
     }
+
+
+def fast_paths(module, train) -> None:
+    """The GPU's fast paths; on the CPU they are off or do nothing.
+
+    - TF32 for float32 matmuls (scratch cells, heads): tensor-core speed with a 10-bit
+      mantissa on Ampere and later. cuDNN's RNNs already allow TF32
+      (torch.backends.cudnn.allow_tf32 defaults to True); cudnn.benchmark is left off, as it
+      tunes convolutions only, not cuDNN's RNN kernels.
+    - `train.compile`: torch.compile the encoder, which fuses the scratch cells' per-step
+      gate arithmetic into few kernels; it costs a compile per cell, so it is off by default.
+    - bf16 mixed precision is `train.precision: bf16-mixed`, applied by the Trainer.
+    - Host memory: freed blocks stay in the heap (benchmark/host_memory.py), which on the CPU
+      spares each step ~30k page faults.
+    - No NaN-filling of new tensors under deterministic mode (below).
+    """
+    import torch
+
+    from benchmark.host_memory import retain_freed_memory
+    retain_freed_memory()
+    # Deterministic mode (device_settings) also fills every new tensor with NaN, a debugging
+    # aid for reads of uninitialised memory: 15% of an LSTM cell's CPU time, measured. The
+    # kernels stay deterministic without it.
+    torch.utils.deterministic.fill_uninitialized_memory = False
+    if torch.cuda.is_available():
+        torch.set_float32_matmul_precision("high")
+    if train.compile:
+        module.encoder.compile()
 
 
 def device_settings(devices: int) -> dict:

@@ -12,6 +12,12 @@ the cell that is `ThroughputMeter` (on_train_start .. on_train_end). What the ce
 beyond that (building data and module, the Trainer, validation, test, the record) is its
 fixed per-cell cost, reported apart. Repeats alternate a, b, a, b after one untimed
 warm-up of each, so drifts in machine load hit both alike; figures are medians.
+
+One intra-op thread by default (`--threads`; 0 = torch's default): on a shared 2-core
+machine two OpenMP threads stall at every per-time-step barrier whenever another process
+takes a core (copy/lstm/h=256 fell from ~85k to ~7k tok/s here), which swamps the
+difference being measured. Both paths always run with the same threads, and with the
+process-wide settings the first cell makes (deterministic kernels, `runner.fast_paths`).
 """
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ import statistics
 import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from benchmark import config
 from benchmark.config import ConfigError, TrainConfig
@@ -34,6 +41,11 @@ class Overhead:
     @property
     def ratio(self) -> float:
         return statistics.median(self.cell_tps) / statistics.median(self.plain_tps)
+
+    @property
+    def paired(self) -> float:
+        """Median of each repeat's cell/plain: steadier when the machine's load drifts."""
+        return statistics.median(c / p for c, p in zip(self.cell_tps, self.plain_tps))
 
 
 def make_cell(task: str, variant: str, hidden: int, steps: int, backend="cudnn", overrides=()) -> Cell:
@@ -70,8 +82,10 @@ def run_plain(cell: Cell) -> float:
     import lightning as L
     import torch
 
+    from benchmark.host_memory import retain_freed_memory
     from tasks import get_task
 
+    retain_freed_memory()  # as the cell's fast_paths do: both paths run with the same allocator
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     L.seed_everything(cell.seed, workers=True, verbose=False)
     task_cls = get_task(cell.task)
@@ -122,10 +136,10 @@ def _sync(device):
 
 def measure(cell: Cell, repeats: int, out_dir, say=print) -> Overhead:
     result = Overhead()
-    run_cell_timed(cell, out_dir)  # warm-up: kernels, allocator, imports
+    run_cell_timed(cell, Path(out_dir) / "warm-up")  # kernels, allocator, lazy imports
     run_plain(cell)
     for r in range(repeats):
-        tps, fixed = run_cell_timed(cell, out_dir)
+        tps, fixed = run_cell_timed(cell, Path(out_dir) / f"repeat{r + 1}")  # one run folder each, as `run` has
         plain = run_plain(cell)
         result.cell_tps.append(tps)
         result.cell_fixed_s.append(fixed)
@@ -139,9 +153,11 @@ def main(args) -> int:
     import torch
 
     from benchmark.runner import quiet_lightning
-    if args.steps < 2 or args.repeats < 1:
-        raise ConfigError("bench overhead needs --steps >= 2 and --repeats >= 1")
+    if args.steps < 2 or args.repeats < 1 or args.threads < 0:
+        raise ConfigError("bench overhead needs --steps >= 2, --repeats >= 1 and --threads >= 0")
     cell = make_cell(args.task, args.model, args.hidden, args.steps, args.backend, args.set)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     quiet_lightning()
     t = cell.train
     print(f"bench overhead: {cell.task}/{cell.model.variant}/{cell.model.backend} hidden={cell.model.hidden} "
@@ -152,5 +168,6 @@ def main(args) -> int:
     cell_tps, plain_tps = statistics.median(result.cell_tps), statistics.median(result.plain_tps)
     print(f"median: cell {cell_tps:,.0f} tok/s, plain {plain_tps:,.0f} tok/s; "
           f"fixed per-cell cost {statistics.median(result.cell_fixed_s):.2f}s (not in tok/s)")
-    print(f"ratio cell/plain {result.ratio:.3f}")
+    print(f"paired: median of per-repeat cell/plain {result.paired:.3f}")
+    print(f"ratio cell/plain (of medians) {result.ratio:.3f}")
     return 0

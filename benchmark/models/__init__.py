@@ -16,14 +16,9 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from benchmark.models.init import initialise
 from benchmark.models.params import GATES, encoder_param_count
 from benchmark.models.scratch import ScratchRNN
+from benchmark.variants import BACKENDS, VARIANTS  # the names live torch-free, for `list`
 
 FAMILIES = tuple(GATES)
-BACKENDS = ("cudnn", "scratch")
-# The matrix names a variant; a variant is a family and a direction.
-VARIANTS = {
-    "rnn": ("rnn", False), "lstm": ("lstm", False), "gru": ("gru", False),
-    "birnn": ("rnn", True), "bilstm": ("lstm", True), "bigru": ("gru", True),
-}
 _TORCH = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 __all__ = ["BACKENDS", "FAMILIES", "VARIANTS", "Encoder", "ModelConfig", "encoder_param_count"]

@@ -1,0 +1,90 @@
+"""Run a matrix: lock the folder, skip finished cells, record n/a ones, launch the rest, store each record.
+
+Launchers (`local`, `ray`, `slurm`) only decide where a cell trains; every record comes back
+here and is appended by this one process, under the store's per-append lock. So resume is the
+same whichever launcher ran the first half: a cell is done when the store says so.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmark import tracking
+from benchmark.config import ConfigError
+from benchmark.launchers.worker import Job
+from benchmark.lock import RunLock
+from benchmark.matrix import Cell
+from benchmark.progress import Progress
+from benchmark.runner import na_record
+from benchmark.store import ResultsStore
+
+LAUNCHERS = ("local", "ray", "slurm")
+
+
+@dataclass
+class Summary:
+    ran: int = 0
+    skipped: int = 0
+    failed: list = field(default_factory=list)
+    skipped_cells: list = field(default_factory=list)
+
+
+def run_matrix(cells: list[Cell], out_dir, data_dir=None, retry_failed=False, stream=sys.stdout, *,
+               launcher="local", parallel=1, devices=1, ray_address=None, wandb="disabled",
+               wandb_project=tracking.DEFAULT_PROJECT, slurm_cluster=None) -> Summary:
+    """`wandb`: online, offline, disabled, or None to choose (see `tracking.resolve_mode`)."""
+    _check(launcher, parallel, devices)
+    out = Path(out_dir).resolve()
+    with RunLock(out):
+        store = ResultsStore(out)
+        latest = store.latest()
+        summary = Summary()
+        for cell in cells:  # n/a cells cost nothing: record them first so tables list them
+            if cell.na_reason and store.todo(cell.key, latest, retry_failed):
+                store.append(na_record(cell))
+        todo = [c for c in cells if not c.na_reason and store.todo(c.key, latest, retry_failed)]
+        summary.skipped = len(cells) - len(todo)
+        tracked = tracking.plan(wandb, wandb_project, out, stream) if todo else tracking.Tracking()
+        jobs = [Job(c, str(out), str(Path(data_dir).resolve()) if data_dir else None, tracked, devices, None, launcher)
+                for c in todo]
+        progress = Progress(len(cells), len(todo), stream, parallel=parallel)
+        for record in _launch(launcher, jobs, parallel, progress.start, out, devices, ray_address, slurm_cluster):
+            if record["status"] != "lost":
+                store.append(record)
+                summary.ran += 1
+            progress.finish(record["cell"], record, took=record.get("wall_s"))
+            if record["status"] in ("failed", "lost"):
+                summary.failed.append(record)
+            elif record["status"] == "skipped":
+                summary.skipped_cells.append(record)
+        if tracked.enabled:
+            tracking.log_matrix_summary(tracked, store.current(), stream)
+    return summary
+
+
+def _check(launcher, parallel, devices):
+    if launcher not in LAUNCHERS:
+        raise ConfigError(f"unknown --launcher {launcher!r}; choose from: {', '.join(LAUNCHERS)}")
+    for name, value in (("--parallel", parallel), ("--devices", devices)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"bad {name} {value!r}: expected an integer >= 1")
+    if devices > 1 and parallel > 1 and launcher == "local":
+        raise ConfigError("--devices N trains one cell on N devices; combine it with --parallel only on Ray or Slurm")
+    if launcher == "ray":  # fail before any work when the optional extra is missing
+        from benchmark.launchers.ray import import_ray
+        import_ray()
+    elif launcher == "slurm":
+        from benchmark.launchers.slurm import import_submitit
+        import_submitit()
+
+
+def _launch(launcher, jobs, parallel, on_start, out, devices, ray_address, slurm_cluster):
+    if launcher == "ray":
+        from benchmark.launchers import ray
+        return ray.launch(jobs, parallel, on_start, address=ray_address, devices=devices)
+    if launcher == "slurm":
+        from benchmark.launchers import slurm
+        return slurm.launch(jobs, parallel, on_start, out, devices=devices, cluster=slurm_cluster)
+    from benchmark.launchers import local
+    return local.launch(jobs, parallel, on_start)

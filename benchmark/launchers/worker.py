@@ -1,0 +1,53 @@
+"""What a worker runs for one cell, whichever launcher started it: train, track, return the record.
+
+Workers never write the results store and never take the folder's run lock: the runner that
+launched them appends the records they return, so a store on one machine's disk also works
+for Ray or Slurm workers elsewhere.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from benchmark.matrix import Cell
+from benchmark.tracking import Tracking
+
+
+@dataclass(frozen=True)
+class Job:
+    """One cell and everything its worker needs; picklable, paths absolute."""
+    cell: Cell
+    out_dir: str
+    data_dir: str | None = None
+    tracking: Tracking = Tracking()
+    devices: int = 1
+    threads: int | None = None  # torch CPU threads for this worker; None = leave as is
+    launcher: str = "local"
+
+
+def execute(job: Job) -> dict:
+    import torch
+
+    from benchmark import tracking
+    from benchmark.runner import run_cell
+
+    if job.threads:
+        torch.set_num_threads(job.threads)
+    loggers, callbacks = [], []
+    if job.tracking.enabled:
+        loggers.append(tracking.cell_logger(job.tracking, job.cell))
+        callbacks.append(tracking.StepThroughput(job.cell.train.log_every))
+    began = time.time()
+    record = run_cell(job.cell, job.out_dir, job.data_dir, loggers, callbacks, job.devices)
+    record["worker"] = {"launcher": job.launcher, "pid": os.getpid(), "began": began, "ended": time.time()}
+    if loggers:
+        tracking.finish_cell_run(loggers[0], record)
+    return record
+
+
+def lost_record(job: Job, why: str) -> dict:
+    """A cell whose worker died before reporting. Never stored: the next run simply runs it again."""
+    from benchmark.runner import base_record
+    return {**base_record(job.cell), "status": "lost",
+            "error": f"{why}; its cell is not recorded and runs again on the next `run`"}

@@ -1,0 +1,178 @@
+"""Speed and memory per family and backend: training and inference throughput, streaming latency, peak memory.
+
+Backends: `cudnn` (torch.nn.RNN/LSTM/GRU: cuDNN on GPU, oneDNN on CPU), `scratch` (our cells
+in a Python time loop) and `compile` (the scratch cell under torch.compile, which fuses each
+step's gate arithmetic; the time loop stays in Python so the graph is one step, not T).
+Input size equals the hidden size, the convention of DeepBench's RNN kernels.
+
+FLOPs (analytic, matmuls only; gate nonlinearities are O(h) per step and left out): per token
+the forward pass does G gate blocks of W_ih x and W_hh h, 2*G*h*(x + h) FLOPs (a multiply-add
+is 2); backward computes gradients for both inputs and weights, about twice the forward, so a
+training token costs 3 * 2*G*h*(x + h) (Kaplan et al. 2020's 6N rule per token).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from benchmark.measurements import records
+from benchmark.measurements.timing import device_sync, time_call
+from benchmark.models import Encoder, ModelConfig
+from benchmark.models.init import initialise
+from benchmark.models.params import GATES
+from benchmark.models.scratch import CELLS, ScratchRNN
+
+NAME = "speed"
+UNITS = {"train_tokens_per_s": "tokens/s (forward+backward)", "infer_tokens_per_s": "tokens/s (forward, no grad)",
+         "latency_ms": "ms per step (batch 1, carried state)", "peak_mem_bytes": "bytes (see peak_mem_kind)",
+         "train_gflops": "GFLOP/s achieved in training (analytic count)", "train_time_vs_rnn": "x RNN's time",
+         "infer_time_vs_rnn": "x RNN's time", "latency_vs_rnn": "x RNN's latency"}
+
+
+def forward_flops_per_token(family: str, input_size: int, hidden: int) -> int:
+    return 2 * GATES[family] * hidden * (input_size + hidden)
+
+
+def train_flops_per_token(family: str, input_size: int, hidden: int) -> int:
+    return 3 * forward_flops_per_token(family, input_size, hidden)
+
+
+class CompiledCellRNN(ScratchRNN):
+    """One-layer unidirectional scratch RNN whose cell runs under torch.compile."""
+
+    def __init__(self, family, input_size, hidden):
+        super().__init__(family, input_size, hidden)
+        self.cell = torch.compile(CELLS[family], dynamic=False)
+
+    def _run(self, seq, state, suffix, mask):
+        w_hh, b_hh = getattr(self, f"weight_hh{suffix}"), getattr(self, f"bias_hh{suffix}")
+        xw = F.linear(seq, getattr(self, f"weight_ih{suffix}"), getattr(self, f"bias_ih{suffix}"))
+        ys = []
+        for t in range(seq.size(1)):
+            state = self.cell(xw[:, t], state, w_hh, b_hh)
+            ys.append(state[0])
+        return torch.stack(ys, 1), state
+
+
+def build(family: str, backend: str, hidden: int, device) -> torch.nn.Module:
+    if backend == "compile":
+        # Dynamo caches per code object and gives up (runs eager) past its recompile limit;
+        # a fresh cache per model keeps every size compiled.
+        torch._dynamo.reset()
+        rnn = CompiledCellRNN(family, hidden, hidden)
+        initialise(rnn, family)
+        return rnn.to(device)
+    return Encoder(hidden, ModelConfig(variant=family, backend=backend, hidden=hidden)).to(device)
+
+
+def saved_for_backward_bytes(step) -> int:
+    """Bytes autograd keeps for the backward pass of one training step (CPU memory measure)."""
+    seen = {}
+
+    def pack(t):
+        seen[(t.untyped_storage().data_ptr(), t.dtype)] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        step()
+    return sum(seen.values())
+
+
+def peak_memory(step, device) -> tuple[int, str]:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        step()
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device), "cuda_max_allocated"
+    return saved_for_backward_bytes(step), "cpu_saved_for_backward"
+
+
+def measure_point(family, backend, hidden, seq, settings, device) -> dict:
+    torch.manual_seed(settings["seed"])
+    model = build(family, backend, hidden, device)
+    batch, sync = settings["batch"], device_sync(device)
+    x = torch.randn(batch, seq, hidden, device=device)
+
+    def train_step():
+        model.zero_grad(set_to_none=True)
+        out, _ = model(x)
+        out.float().pow(2).mean().backward()
+
+    def infer():
+        with torch.no_grad():
+            model(x)
+
+    train = time_call(train_step, settings["warmup"], settings["repeats"], sync)
+    inference = time_call(infer, settings["warmup"], settings["repeats"], sync)
+    mem, mem_kind = peak_memory(train_step, device)
+    tokens = batch * seq
+    return {"family": family, "backend": backend, "hidden": hidden, "seq": seq, "batch": batch,
+            "train_s": train.median_s, "train_tokens_per_s": tokens / train.median_s,
+            "infer_s": inference.median_s, "infer_tokens_per_s": tokens / inference.median_s,
+            "train_gflops": tokens * train_flops_per_token(family, hidden, hidden) / train.median_s / 1e9,
+            "infer_gflops": tokens * forward_flops_per_token(family, hidden, hidden) / inference.median_s / 1e9,
+            "peak_mem_bytes": mem, "peak_mem_kind": mem_kind, "repeats": train.repeats, "warmup": train.warmup,
+            "status": "ok"}
+
+
+def streaming_latency(family, backend, hidden, settings, device) -> float:
+    """Median seconds for one step at batch 1 with the state carried from the previous step."""
+    torch.manual_seed(settings["seed"])
+    model = build(family, backend, hidden, device)
+    x = torch.randn(1, 1, hidden, device=device)
+    carried = [None]
+
+    def step():
+        with torch.no_grad():
+            _, carried[0] = model(x, state=carried[0])
+
+    return time_call(step, settings["warmup"] + 2, settings["latency_repeats"], device_sync(device)).median_s
+
+
+def run(settings: dict, out_dir, profile: str) -> dict:
+    device = records.device()
+    rows = []
+    for backend in settings["backends"]:
+        for family in settings["families"]:
+            for hidden in settings["hidden"]:
+                rows += _backend_rows(family, backend, hidden, settings, device)
+    _add_ratios(rows)
+    return {"name": NAME, "profile": profile, "settings": settings, "units": UNITS, "rows": rows,
+            "flops": "train 3 * 2*G*h*(x+h) per token, forward 2*G*h*(x+h); x = h; G = 1, 4, 3",
+            **records.provenance(device, settings["seed"])}
+
+
+def _backend_rows(family, backend, hidden, settings, device) -> list[dict]:
+    base = {"family": family, "backend": backend, "hidden": hidden, "batch": settings["batch"]}
+    if backend == "compile" and not settings.get("compile", True):
+        return [{**base, "seq": s, "status": "skipped: compile disabled in this profile"} for s in settings["seq"]]
+    try:
+        latency = streaming_latency(family, backend, hidden, settings, device)
+        rows = [measure_point(family, backend, hidden, s, settings, device) for s in settings["seq"]]
+    except Exception as e:  # noqa: BLE001 - torch.compile may be missing a compiler on this host
+        if backend != "compile":
+            raise
+        reason = f"unavailable: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+        print(f"speed: {family}/{backend}/h{hidden}: {reason}")
+        return [{**base, "seq": s, "status": reason} for s in settings["seq"]]
+    for row in rows:
+        row["latency_ms"] = latency * 1e3
+    print(f"speed: {family:<4} {backend:<7} h={hidden:<5} train {rows[-1]['train_tokens_per_s']:.3g} tok/s, "
+          f"latency {latency * 1e3:.3g} ms")
+    return rows
+
+
+def _add_ratios(rows):
+    rnn = {(r["backend"], r["hidden"], r["seq"]): r for r in rows if r["family"] == "rnn" and r["status"] == "ok"}
+    for r in rows:
+        ref = rnn.get((r["backend"], r["hidden"], r["seq"]))
+        if r["status"] == "ok" and ref:
+            r["train_time_vs_rnn"] = r["train_s"] / ref["train_s"]
+            r["infer_time_vs_rnn"] = r["infer_s"] / ref["infer_s"]
+            r["latency_vs_rnn"] = r["latency_ms"] / ref["latency_ms"]
+
+
+def plot(result: dict, folder) -> list:
+    from benchmark.reports import plots
+    return [plots.speed(result, folder / "speed.png")]

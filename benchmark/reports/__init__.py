@@ -1,0 +1,1 @@
+"""Reports from measurement results: the reproduced RNN-vs-LSTM table, plots and the HTML page."""

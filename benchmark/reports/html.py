@@ -1,0 +1,97 @@
+"""A self-contained static HTML report of a run folder: readable offline, nothing loaded over a network.
+
+Plots are redrawn from each measurement's JSON (so the PNGs on disk match the data), then
+embedded as base64 data URIs; tables are inline HTML; the stylesheet is inline.
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import json
+from pathlib import Path
+
+from benchmark.measurements import MEASUREMENTS, module, records
+
+STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:0.85em}th,td{border:1px solid #bbb;padding:4px 6px;
+vertical-align:top}th{background:#eee}img{max-width:100%;border:1px solid #ddd;margin:0.5em 0}
+.confirmed{background:#dfd}.refined{background:#ffd}.refuted{background:#fdd}details{margin:0.5em 0}"""
+TITLES = {"parameters": "Parameters", "memory_span": "Memory span (copy task)", "gradient_flow": "Gradient flow",
+          "speed": "Speed and memory"}
+
+
+def redraw_plots(run_dir: Path) -> list[Path]:
+    pngs = []
+    for name in MEASUREMENTS:
+        mod = module(name)
+        result = records.read(run_dir / mod.NAME, mod.NAME)
+        if result is not None:
+            pngs += mod.plot(result, run_dir / mod.NAME)
+    return pngs
+
+
+def table_html(header: list[str], rows: list[list], classes: list[str] | None = None) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = []
+    for i, row in enumerate(rows):
+        cls = f' class="{classes[i]}"' if classes and classes[i] else ""
+        body.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return "" if v is None else str(v)
+
+
+def image_html(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<figure><img alt="{html.escape(path.name)}" src="data:image/png;base64,{data}"><figcaption>{html.escape(path.name)}</figcaption></figure>'
+
+
+def csv_html(path: Path) -> str:
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    return table_html(rows[0], rows[1:]) if rows else ""
+
+
+def write_report(run_dir) -> Path:
+    run_dir = Path(run_dir)
+    pngs = redraw_plots(run_dir)
+    parts = [f"<h1>rnnbench: RNN vs LSTM vs GRU measurements</h1><p>Run folder: {html.escape(str(run_dir))}</p>"]
+    note = run_dir / "RUN.md"
+    if note.exists():
+        parts.append(f"<h2>How this was produced</h2><pre>{html.escape(note.read_text())}</pre>")
+    table = run_dir / "rnn_vs_lstm.json"
+    if table.exists():
+        rows = json.loads(table.read_text())
+        header = list(rows[0])
+        parts.append("<h2>The lecture's table, reproduced</h2>"
+                     + table_html(header, [[r[h] for h in header] for r in rows], [r["verdict"] for r in rows]))
+    shown = set()
+    for name in MEASUREMENTS:
+        mod = module(name)
+        folder = run_dir / mod.NAME
+        if not folder.is_dir():
+            continue
+        parts.append(f"<h2>{TITLES.get(mod.NAME, mod.NAME)}</h2>")
+        for png in sorted(folder.glob("*.png")):
+            parts.append(image_html(png))
+            shown.add(png)
+        result = records.read(folder, mod.NAME)
+        if result is not None:
+            parts.append(f"<p>Device: {html.escape(str(result.get('device')))}; seed {result.get('seed')}; "
+                         f"units: {html.escape(json.dumps(result.get('units', {})))}</p>")
+        csv_path = folder / f"{mod.NAME}.csv"
+        if csv_path.exists():
+            parts.append(f"<details open><summary>{csv_path.name}</summary>{csv_html(csv_path)}</details>")
+    extra = [p for p in sorted(run_dir.rglob("*.png")) if p not in shown]
+    if extra:
+        parts.append("<h2>Other plots</h2>" + "".join(image_html(p) for p in extra))
+    page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>rnnbench report</title>'
+            f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")
+    out = run_dir / "report.html"
+    out.write_text(page)
+    return out

@@ -1,0 +1,149 @@
+"""The harness-speed work: the overhead benchmark, fast `list`/`--help`, GPU paths that fall back on CPU."""
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from benchmark import config
+from benchmark.bench.overhead import _batches, make_cell
+from benchmark.cli import main
+from benchmark.config import ConfigError, TrainConfig
+from benchmark.progress import time_breakdown
+
+
+def _modules_after(argv: list[str]) -> set:
+    code = ("import sys; from benchmark.cli import main\n"
+            f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+            "print(' '.join(sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return set(out.splitlines()[-1].split())
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["list"], ["bench", "--help"]])
+def test_help_and_list_load_neither_torch_nor_lightning(argv):
+    loaded = _modules_after(argv)
+    assert "torch" not in loaded and "lightning" not in loaded
+
+
+def test_catalog_read_from_source_matches_the_registry():
+    import tasks
+    registered = {name: {"kind": cls.kind, "description": cls.description}
+                  for name, cls in tasks.all_tasks().items()}
+    assert tasks.catalog() == registered
+
+
+def test_list_prints_every_task_with_its_kind(capsys):
+    import tasks
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name, task in tasks.catalog().items():
+        assert re.search(rf"^  {name}\s+{task['kind']}", out, re.M)
+
+
+def test_bench_overhead_prints_both_throughputs_and_the_ratio(capsys):
+    code = main(["bench", "overhead", "--hidden", "8", "--steps", "3", "--repeats", "2",
+                 "--set", "copy.delay=5", "--set", "train.batch_size=4"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert len(re.findall(r"repeat \d/2: cell [\d,]+ tok/s  plain [\d,]+ tok/s", out)) == 2
+    ratio = float(re.findall(r"ratio[^0-9]*([0-9.]+)", out)[-1])
+    assert 0 < ratio < 10
+
+
+def test_bench_overhead_rejects_bad_arguments(capsys):
+    assert main(["bench", "overhead", "--steps", "1"]) == 2
+    assert main(["bench", "overhead", "--task", "nope"]) == 2
+
+
+def test_plain_loop_draws_the_cells_training_batches():
+    from tasks import get_task
+    cell = make_cell("copy", "lstm", 8, 3, overrides=["copy.delay=5", "train.batch_size=4"])
+    data = get_task("copy").datamodule(cell.settings, cell.train, cell.seed, None)
+    lightning_batches = iter(data.train_dataloader())
+    plain_batches = _batches(data, torch.device("cpu"))
+    for _ in range(3):
+        for a, b in zip(next(lightning_batches), next(plain_batches)):
+            assert torch.equal(a, b)
+
+
+def test_compile_flag_is_validated_and_off_by_default():
+    assert TrainConfig().compile is False
+    with pytest.raises(ConfigError, match="train.compile"):
+        config.build(TrainConfig, {"compile": "yes"}, "train")
+
+
+def test_fast_paths_fall_back_on_cpu_and_compile_only_when_asked():
+    from benchmark.runner import fast_paths
+    from tasks import get_task
+    cell = make_cell("copy", "lstm", 8, 3, backend="scratch", overrides=["copy.delay=5"])
+    task = get_task("copy")
+    data = task.datamodule(cell.settings, cell.train, 0, None)
+    before = torch.get_float32_matmul_precision()
+    module = task(cell.settings, cell.model, cell.train, data)
+    fast_paths(module, cell.train)
+    assert module.encoder._compiled_call_impl is None
+    assert torch.utils.deterministic.fill_uninitialized_memory is False  # 15% of a CPU LSTM step
+    if not torch.cuda.is_available():
+        assert torch.get_float32_matmul_precision() == before
+    compiled = TrainConfig(compile=True)
+    fast_paths(module, compiled)
+    assert module.encoder._compiled_call_impl is not None
+
+
+def test_cpu_peak_memory_needs_no_sampling_thread():
+    import threading
+
+    from benchmark.throughput import _rss_meter
+    threads = threading.active_count()
+    meter = _rss_meter()
+    assert threading.active_count() == threads  # the kernel's high-water mark, no sampler
+    block = torch.ones(64 * 2**20 // 4)  # 64 MiB, touched
+    del block
+    assert meter.stop() >= 48 * 2**20
+
+
+def test_loader_pins_memory_only_with_a_gpu_and_shuffles_by_seed():
+    from tasks.base import loader
+    data = list(range(20))
+    first = [b.tolist() for b in loader(data, 5, shuffle=True, seed=3)]
+    again = [b.tolist() for b in loader(data, 5, shuffle=True, seed=3)]
+    other = [b.tolist() for b in loader(data, 5, shuffle=True, seed=4)]
+    assert first == again != other
+    assert loader(data, 5).pin_memory == torch.cuda.is_available()
+
+
+def test_time_breakdown_names_the_slowest_cells():
+    records = [{"cell": f"c{i}", "wall_s": float(i), "train_s": i / 2} for i in range(1, 8)]
+    text = time_breakdown(records, slowest=2)
+    assert "7 cells, 28.0s in cells (14.0s training loops, 14.0s data" in text
+    assert text.endswith("slowest cells: c7 7.0s, c6 6.0s")
+
+
+_LSTM_STEPS_FAULTS = """
+import resource, sys, torch
+from benchmark.host_memory import retain_freed_memory
+if sys.argv[1] == "retain":
+    assert retain_freed_memory()
+torch.set_num_threads(1)
+lstm = torch.nn.LSTM(8, 256, batch_first=True)
+x = torch.randn(64, 120, 8)
+def step():
+    lstm(x)[0].sum().backward()
+step()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(3):
+    step()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+def test_retained_heap_spares_the_page_faults_of_lstm_steps():
+    def faults(mode):
+        out = subprocess.run([sys.executable, "-c", _LSTM_STEPS_FAULTS, mode], capture_output=True, text=True,
+                             check=True, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+        return int(out.stdout.split()[-1])
+    default, retained = faults("default"), faults("retain")
+    assert default > 1000
+    assert retained < default / 3  # measured here: ~60k -> ~10k

@@ -1,0 +1,100 @@
+"""Launchers: local pool, Ray and Slurm (submitit) all fill one results store; resume crosses launchers."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from benchmark.config import ConfigError
+from benchmark.launchers import run_matrix
+from benchmark.matrix import build_matrix
+from benchmark.store import ResultsStore
+from conftest import ROOT, cli
+
+FAST = ["train.max_steps=6", "train.log_every=2", "adding.length=8", "copy.delay=4", "model.hidden=8"]
+QUIET = open(os.devnull, "w")
+
+
+def overlapped(records) -> bool:
+    spans = sorted((r["worker"]["began"], r["worker"]["ended"]) for r in records)
+    return any(b0 < a1 for (_, a1), (b0, _) in zip(spans, spans[1:]))
+
+
+def test_local_pool_runs_cells_side_by_side_into_one_store(tmp_path):
+    cells = build_matrix(["copy,adding"], ["rnn,lstm"], ["cudnn"], 1, "smoke", FAST)
+    summary = run_matrix(cells, tmp_path, parallel=2, stream=QUIET)
+    records = ResultsStore(tmp_path).records()
+    assert summary.ran == 4 and len({r["key"] for r in records}) == len(records) == 4
+    assert all(r["status"] == "ok" for r in records)
+    assert len({r["worker"]["pid"] for r in records}) == 2 and overlapped(records)
+    assert {r["threads"] for r in records} == {max(1, len(os.sched_getaffinity(0)) // 2)}  # CPU threads split
+
+
+def test_missing_extras_say_what_to_install(monkeypatch, tmp_path):
+    cells = build_matrix(["adding"], ["rnn"], ["cudnn"], 1, "smoke", FAST)
+    for module, launcher in (("ray", "ray"), ("submitit", "slurm")):
+        monkeypatch.setitem(sys.modules, module, None)  # import fails as if not installed
+        with pytest.raises(ConfigError, match=rf"rnnbench\[{launcher}\]"):
+            run_matrix(cells, tmp_path, launcher=launcher, stream=QUIET)
+    assert not (tmp_path / "results.jsonl").exists()
+
+
+def test_slurm_jobs_through_submitit(tmp_path):
+    pytest.importorskip("submitit")
+    from benchmark.launchers.slurm import make_executor
+    executor = make_executor(tmp_path, parallel=3, cluster="local")
+    assert executor.cluster == "local" and executor._executor.parameters["timeout_min"] == 240
+    cells = build_matrix(["adding"], ["rnn,gru"], ["cudnn"], 1, "smoke", FAST)
+    summary = run_matrix(cells, tmp_path, launcher="slurm", slurm_cluster="debug", stream=QUIET)
+    records = ResultsStore(tmp_path).records()
+    assert summary.ran == 2 and {r["status"] for r in records} == {"ok"}
+    assert {r["worker"]["launcher"] for r in records} == {"slurm"}
+
+
+@pytest.mark.slow
+def test_ray_runs_four_cells_two_at_a_time_into_one_store(tmp_path):
+    pytest.importorskip("ray")
+    cells = build_matrix(["copy,adding"], ["rnn,lstm"], ["cudnn"], 1, "smoke", FAST)
+    summary = run_matrix(cells, tmp_path, launcher="ray", parallel=2, stream=QUIET)
+    records = ResultsStore(tmp_path).records()
+    assert summary.ran == 4 and len({r["key"] for r in records}) == len(records) == 4
+    assert all(r["status"] == "ok" and r["worker"]["launcher"] == "ray" for r in records)
+    assert overlapped(records)  # two in flight
+    spans = [(r["worker"]["began"], r["worker"]["ended"]) for r in records]
+    assert max(sum(b <= t < e for b, e in spans) for t, _ in spans) <= 2  # never more than two
+
+
+@pytest.mark.slow
+def test_sigkill_of_a_ray_run_then_resume_locally(tmp_path):
+    pytest.importorskip("ray")
+    args = ["run", "--tasks", "copy,adding", "--models", "rnn,lstm", "--out", str(tmp_path), "--launcher", "ray",
+            *[x for p in ["train.max_steps=30", "adding.length=10", "copy.delay=4", "model.hidden=8"]
+              for x in ("--set", p)]]
+    proc = subprocess.Popen([sys.executable, "-m", "benchmark", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    results = tmp_path / "results.jsonl"
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None and not (results.exists() and results.read_text()):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = results.read_text().splitlines()
+    assert 1 <= len(before) < 4, "kill should land mid-run"
+    again = cli(*args[:-2 * 4 - 2], *args[-2 * 4:], timeout=300)  # the same matrix, local launcher this time
+    assert again.returncode == 0, again.stderr
+    after = results.read_text().splitlines()
+    assert after[: len(before)] == before
+    keys = [json.loads(line)["key"] for line in after]
+    assert len(keys) == len(set(keys)) == 4
+    os.killpg(proc.pid, signal.SIGKILL) if _alive_group(proc.pid) else None  # anything Ray left behind
+
+
+def _alive_group(pgid) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False

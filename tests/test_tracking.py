@@ -1,0 +1,118 @@
+"""W&B: an offline matrix writes one run per cell plus a summary run, with the expected keys, no network."""
+import glob
+import os
+import struct
+
+import pytest
+
+from benchmark import tracking
+from benchmark.launchers import run_matrix
+from benchmark.matrix import build_matrix
+
+FAST = ["train.max_steps=6", "train.log_every=2", "adding.length=8", "copy.delay=4", "model.hidden=8"]
+
+
+def wandb_records(path):
+    """The records of an offline run file (wandb's LevelDB-style log: 32 KiB blocks, 7-byte headers)."""
+    from wandb.proto import wandb_internal_pb2 as pb
+    data, pos, buf = open(path, "rb").read(), 7, b""
+    while pos + 7 <= len(data):
+        left = 32768 - pos % 32768
+        _crc, length, kind = struct.unpack("<IHB", data[pos:pos + 7]) if left >= 7 else (0, 0, 0)
+        if length == 0 and kind == 0:
+            pos += left
+            continue
+        buf, pos = buf + data[pos + 7:pos + 7 + length], pos + 7 + length
+        if kind in (1, 4):  # a full record, or the last piece of one
+            record = pb.Record()
+            record.ParseFromString(buf)
+            yield record
+            buf = b""
+
+
+def read_run(path):
+    run, summary, history = None, {}, set()
+    for r in wandb_records(path):
+        kind = r.WhichOneof("record_type")
+        if kind == "run":
+            run = r.run
+        elif kind == "summary":
+            summary.update({i.key or "/".join(i.nested_key): i.value_json for i in r.summary.update})
+        elif kind == "history":
+            history |= {i.key or "/".join(i.nested_key) for i in r.history.item}
+    return run, summary, history
+
+
+def test_offline_matrix_writes_cell_runs_and_a_summary_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # any network use would fail loudly
+    (tmp_path / "plot.png").write_bytes(_tiny_png())
+    cells = build_matrix(["adding"], ["lstm,bigru"], ["cudnn"], 1, "smoke", FAST)
+    summary = run_matrix(cells, tmp_path, wandb=None, wandb_project="rnnbench-test", stream=open(os.devnull, "w"))
+    assert summary.ran == 2 and not summary.failed
+    runs = [read_run(p) for p in sorted(glob.glob(str(tmp_path / "wandb" / "offline-run-*" / "*.wandb")))]
+    assert len(runs) == 3
+    cells_runs = {run.display_name: (run, s, h) for run, s, h in runs if run.job_type == "adding"}
+    assert set(cells_runs) == {"adding/lstm/cudnn/seed0", "adding/bigru/cudnn/seed0"}
+    group = (tmp_path / "wandb" / "group").read_text().strip()
+    assert group.startswith(tmp_path.name)
+    run, summary_keys, history = cells_runs["adding/bigru/cudnn/seed0"]
+    assert run.run_group == group and run.project == "rnnbench-test"
+    assert set(run.tags) == {"gru", "bi", "cudnn"}
+    assert {"model", "train", "settings", "seed"} <= {c.key for c in run.config.update}
+    assert {"status", "params", "train_tokens_per_s", "peak_mem_bytes", "test/loss", "test/mse"} <= set(summary_keys)
+    assert summary_keys["status"] == '"ok"'
+    assert {"train/loss", "train/grad_norm", "train/tokens_per_s"} <= history
+    (final,) = [(r, s, h) for r, s, h in runs if r.job_type == "summary"]
+    assert final[0].run_group == group
+    assert {"table/adding/_type", "plot/plot/_type"} <= final[2]
+
+
+def test_mode_choice(monkeypatch, tmp_path):
+    for var in ("WANDB_MODE", "WANDB_API_KEY", "CI"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert tracking.resolve_mode(None) == "offline"  # no key
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    assert tracking.resolve_mode(None) == "online"
+    monkeypatch.setenv("CI", "true")
+    assert tracking.resolve_mode(None) == "disabled"
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    assert tracking.resolve_mode(None) == "offline"  # WANDB_MODE is respected, even in CI
+    assert tracking.resolve_mode("disabled") == "disabled"  # the flag is the most explicit
+
+
+def test_online_without_key_or_server_falls_back_to_offline(monkeypatch, tmp_path, capsys):
+    for var in ("WANDB_MODE", "WANDB_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert tracking.plan("online", "p", tmp_path).mode == "offline"
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    monkeypatch.setenv("WANDB_BASE_URL", "https://127.0.0.1:9")
+    assert tracking.plan("online", "p", tmp_path).mode == "offline"
+    assert "unreachable" in capsys.readouterr().err
+
+
+def test_disabled_never_imports_wandb(tmp_path):
+    import subprocess
+    import sys
+    code = ("import sys; from benchmark.launchers import run_matrix; from benchmark.matrix import build_matrix; "
+            f"run_matrix(build_matrix(['adding'], ['rnn'], ['cudnn'], 1, 'smoke', {FAST!r}), {str(tmp_path)!r}); "
+            "print('wandb' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == "False", out.stderr
+
+
+def _tiny_png() -> bytes:
+    pytest.importorskip("matplotlib")
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig = plt.figure(figsize=(1, 1))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
