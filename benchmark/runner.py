@@ -76,7 +76,8 @@ def _train(cell: Cell, out_dir, data_dir, loggers, callbacks=(), devices=1) -> d
     module = task_cls(cell.settings, cell.model, cell.train, data)
     fast_paths(module, cell.train)
     meter = ThroughputMeter()
-    csv = CSVLogger(os.path.join(out_dir, "logs"), name=cell.name.replace("/", "-"), version="")
+    # The config hash keeps apart cells that share a name (e.g. one model at several copy delays).
+    csv = CSVLogger(os.path.join(out_dir, "logs"), name=f"{cell.name.replace('/', '-')}-{cell.group}", version="")
     train = cell.train
     trainer = L.Trainer(
         accelerator="auto", max_steps=train.max_steps, precision=train.precision,
@@ -153,8 +154,8 @@ def device_settings(devices: int) -> dict:
 
     Several devices train one cell with data-parallel DDP. `ddp_spawn` starts the ranks from
     inside this process; plain `ddp` would re-run the command line in each rank, matrix and all.
-    Deterministic mode is free on the CPU, where torch's kernels are deterministic anyway and
-    Lightning only pins the algorithm choice; on CUDA it would force slower cuDNN/cuBLAS paths
+    Deterministic mode costs next to nothing on the CPU, where torch's kernels are
+    deterministic anyway, once its NaN-filling of new tensors is off (fast_paths); on CUDA it would force slower cuDNN/cuBLAS paths
     (and needs CUBLAS_WORKSPACE_CONFIG), so there it stays off.
     """
     import torch

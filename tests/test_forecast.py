@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from benchmark.config import ConfigError, TrainConfig
-from benchmark.launcher import run_matrix
+from benchmark.launchers import run_matrix
 from benchmark.matrix import build_matrix
 from tasks.forecast import ForecastData, ForecastSettings, OriginalScale, load_series, naive_forecasts, read_series
 from tasks.sources import DataError

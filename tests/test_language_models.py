@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from benchmark.config import ConfigError, TrainConfig
-from benchmark.launcher import run_matrix
+from benchmark.launchers import run_matrix
 from benchmark.matrix import build_matrix
 from benchmark.models import ModelConfig
 from tasks import char_lm, word_lm

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmark.launcher import run_matrix
+from benchmark.launchers import run_matrix
 from benchmark.matrix import build_matrix
 from tasks.ner import NerSettings, SpanF1, entity_spans, load_ner, read_conll
 from tasks.sources import DataError

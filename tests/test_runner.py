@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from benchmark.launcher import run_matrix
+from benchmark.launchers import run_matrix
 from benchmark.matrix import build_matrix
 from benchmark.store import ResultsStore
 from conftest import ROOT, cli

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from benchmark.config import ConfigError, TrainConfig
-from benchmark.launcher import run_matrix
+from benchmark.launchers import run_matrix
 from benchmark.matrix import build_matrix
 from tasks.sentiment import SentimentSettings, SentimentTask, load_sentiment
 from tasks.sources import DataError, DataUnavailable

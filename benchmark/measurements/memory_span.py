@@ -1,7 +1,7 @@
 """Memory span: the longest copy-task delay T a model solves, trained through the matrix.
 
 Every (model, T) is a matrix cell of the copy task (Arjovsky et al. 2016) with the same
-training budget, run by `benchmark.launcher.run_matrix` into a results store under the run
+training budget, run by `benchmark.launchers.run_matrix` into a results store under the run
 folder, so cells that finished are reused when the measurement runs again. "Solved" means
 recall accuracy >= `solved_acc` (0.99) on fresh test sequences; a model's memory span is the
 largest T it solved. Besides the models at one hidden size, the RNN and GRU are widened to the
@@ -52,7 +52,7 @@ def cells(settings: dict, profile: str) -> dict:
 
 
 def run(settings: dict, out_dir, profile: str) -> dict:
-    from benchmark.launcher import run_matrix
+    from benchmark.launchers import run_matrix
     from benchmark.store import ResultsStore
     from tasks.copy import memoryless_loss
 
