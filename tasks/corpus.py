@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
+from tasks.base import loader
 from tasks.sources import DataError
 
 EOS, UNK = "<eos>", "<unk>"
@@ -154,7 +155,7 @@ class LanguageModelData(L.LightningDataModule):
         return streams[:, 1:1 + used * self.bptt]
 
     def _loader(self, split):
-        return DataLoader(self.chunks(split), batch_size=None, shuffle=False)
+        return loader(self.chunks(split), batch_size=None)
 
     def train_dataloader(self):
         return self._loader("train")

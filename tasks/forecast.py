@@ -26,11 +26,11 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection
 from torchmetrics.wrappers import MetricInputTransformer
 
-from tasks.base import TaskModule
+from tasks.base import TaskModule, loader
 from tasks.sources import DataError, cached, local_file, read_text
 from tasks.token_sequences import eval_indices
 
@@ -170,14 +170,13 @@ class ForecastData(L.LightningDataModule):
         return Windows(self.series, self.starts[split], s.lookback, s.horizon, self.inputs, self.outputs)
 
     def train_dataloader(self):
-        gen = torch.Generator().manual_seed(self.seed)
-        return DataLoader(self.dataset("train"), self.batch_size, shuffle=True, generator=gen, drop_last=True)
+        return loader(self.dataset("train"), self.batch_size, shuffle=True, seed=self.seed, drop_last=True)
 
     def val_dataloader(self):
-        return DataLoader(self.dataset("val"), self.batch_size)
+        return loader(self.dataset("val"), self.batch_size)
 
     def test_dataloader(self):
-        return DataLoader(self.dataset("test"), self.batch_size)
+        return loader(self.dataset("test"), self.batch_size)
 
 
 class OriginalScale(MetricInputTransformer):

@@ -212,17 +212,12 @@ def encode_splits(raw: dict[str, TaggedSentences], settings: NerSettings) -> dic
 
 
 def load_ner(settings: NerSettings, data_dir) -> dict:
-    files = {s: _resolve(getattr(settings, f"{s}_file"), data_dir) for s in SPLITS}
+    files = {s: local_file(data_dir, getattr(settings, f"{s}_file"), "ner") for s in SPLITS}
     key = dataclasses.asdict(settings)
     for model_only in ("embedding_dim", "dropout"):
         key.pop(model_only)
     build = lambda: encode_splits({s: read_conll(p, settings.lowercase) for s, p in files.items()}, settings)  # noqa: E731
     return cached("ner", list(files.values()), key, build)
-
-
-def _resolve(name: str, data_dir) -> Path:
-    path = Path(name).expanduser()
-    return path if path.is_absolute() and path.exists() else local_file(data_dir, name, "ner")
 
 
 # --- the task --------------------------------------------------------------------------------

@@ -151,16 +151,11 @@ def load_sentiment(settings: SentimentSettings, data_dir) -> dict:
         key.pop(model_only)
     if settings.source == "hub":
         return cached("sentiment-hub", [], key, lambda: encode_splits(read_hub(settings.lowercase), settings))
-    files = {s: _resolve(getattr(settings, f"{s}_file"), data_dir) for s in SPLITS}
+    files = {s: local_file(data_dir, getattr(settings, f"{s}_file"), "sentiment") for s in SPLITS}
     build = lambda: encode_splits(  # noqa: E731
         {s: read_labeled_file(p, settings.label_column, settings.text_columns, settings.lowercase)
          for s, p in files.items()}, settings)
     return cached("sentiment", list(files.values()), key, build)
-
-
-def _resolve(name: str, data_dir) -> Path:
-    path = Path(name).expanduser()
-    return path if path.is_absolute() and path.exists() else local_file(data_dir, name, "sentiment")
 
 
 class SentimentTask(TaskModule):

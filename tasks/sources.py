@@ -9,7 +9,7 @@
 - Problems with a file (missing column, bad value, empty split, bad encoding) raise
   DataError naming the file and line.
 - Processed tensors are cached under RNNBENCH_CACHE (default ~/.cache/rnnbench), keyed by
-  the source files (path, size, mtime) and the settings that shaped them.
+  the source files (path, size, mtime), the settings that shaped them and the loaders' code.
 """
 from __future__ import annotations
 
@@ -37,7 +37,12 @@ def data_root(data_dir=None) -> Path | None:
 
 
 def local_file(data_dir, relative: str, task: str) -> Path:
-    """A file under the data directory, or DataUnavailable saying where to put it."""
+    """A file under the data directory (or an absolute path), or DataUnavailable saying where to put it."""
+    given = Path(relative).expanduser()
+    if given.is_absolute():
+        if not given.exists():
+            raise DataUnavailable(f"{task}: {given} not found; put the file there or give another path")
+        return given
     root = data_root(data_dir)
     if root is None:
         raise DataUnavailable(f"{task}: no data directory set; put the data at DIR/{relative} and pass "
@@ -89,6 +94,14 @@ def load_hub(repo: str, config: str | None, task: str, local_hint: str):
                               f"use local files instead: {local_hint}") from None
 
 
+def _loader_code() -> str:
+    """Hash of the task package's source: changing a loader must not serve stale tensors."""
+    digest = hashlib.sha1()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def cache_root() -> Path:
     return Path(os.environ.get("RNNBENCH_CACHE", Path.home() / ".cache" / "rnnbench"))
 
@@ -98,7 +111,8 @@ def cached(name: str, files: list[Path], settings: dict, build: Callable[[], obj
     import torch
 
     stamp = [(str(Path(f).resolve()), Path(f).stat().st_size, Path(f).stat().st_mtime_ns) for f in files]
-    key = hashlib.sha1(json.dumps([name, stamp, settings], sort_keys=True, default=str).encode()).hexdigest()[:16]
+    key = hashlib.sha1(json.dumps([name, stamp, settings, _loader_code()], sort_keys=True,
+                                  default=str).encode()).hexdigest()[:16]
     path = cache_root() / f"{name}-{key}.pt"
     if path.exists():
         try:

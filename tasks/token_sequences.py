@@ -18,7 +18,9 @@ from dataclasses import dataclass
 import lightning as L
 import torch
 from torch.nn.utils.rnn import pad_sequence
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import Dataset, Sampler
+
+from tasks.base import loader
 
 PAD, UNK = "<pad>", "<unk>"
 IGNORE = -100  # target id of padded steps: cross_entropy's default ignore_index
@@ -164,7 +166,7 @@ class SequenceData(L.LightningDataModule):
     def _loader(self, split, shuffle):
         seqs = self.splits[split]
         sampler = BucketBatchSampler(seqs.lengths, self.batch_size, shuffle, self.seed)
-        return DataLoader(SequenceDataset(seqs), batch_sampler=sampler, collate_fn=pad_batch)
+        return loader(SequenceDataset(seqs), batch_sampler=sampler, collate_fn=pad_batch)
 
     def train_dataloader(self):
         return self._loader("train", True)

@@ -1,0 +1,46 @@
+"""Data sources: where files are looked for, what the user is told, and the processed-data cache."""
+import pytest
+
+from tasks import sources
+from tasks.sources import DataUnavailable, cached, local_file
+
+
+def test_relative_paths_resolve_under_the_data_dir(tmp_path):
+    (tmp_path / "ptb").mkdir()
+    (tmp_path / "ptb" / "a.txt").write_text("x")
+    assert local_file(tmp_path, "ptb/a.txt", "word_lm") == tmp_path / "ptb" / "a.txt"
+
+
+def test_absolute_paths_need_no_data_dir(tmp_path):
+    f = tmp_path / "mine.tsv"
+    f.write_text("label\tsentence\n")
+    assert local_file(None, str(f), "sentiment") == f
+    with pytest.raises(DataUnavailable, match="nope.tsv"):
+        local_file(None, str(tmp_path / "nope.tsv"), "sentiment")
+
+
+def test_missing_data_says_where_to_put_it(tmp_path, monkeypatch):
+    monkeypatch.delenv("RNNBENCH_DATA_DIR", raising=False)
+    with pytest.raises(DataUnavailable, match="--data-dir"):
+        local_file(None, "sst2/train.tsv", "sentiment")
+    with pytest.raises(DataUnavailable, match=str(tmp_path / "sst2" / "train.tsv")):
+        local_file(tmp_path, "sst2/train.tsv", "sentiment")
+
+
+def test_cache_builds_once_per_files_and_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("RNNBENCH_CACHE", str(tmp_path / "cache"))
+    f = tmp_path / "data.txt"
+    f.write_text("abc")
+    builds = []
+
+    def build():
+        builds.append(1)
+        return {"n": len(builds)}
+
+    assert cached("t", [f], {"k": 1}, build) == {"n": 1}
+    assert cached("t", [f], {"k": 1}, build) == {"n": 1}          # hit
+    assert cached("t", [f], {"k": 2}, build) == {"n": 2}          # other settings
+    f.write_text("abcd")
+    assert cached("t", [f], {"k": 1}, build) == {"n": 3}          # the file changed
+    monkeypatch.setattr(sources, "_loader_code", lambda: "edited")
+    assert cached("t", [f], {"k": 1}, build) == {"n": 4}          # the loader changed
