@@ -44,6 +44,9 @@ class GeneratedData(L.LightningDataModule):
         stream = _Stream(self.make_batch, self.batch_size, self.seed + SPLIT_OFFSET[split], batches, self._device)
         return DataLoader(stream, batch_size=None)
 
+    def transfer_batch_to_device(self, batch, device, dataloader_idx):
+        return batch  # born on the device: skip Lightning's per-step walk over the batch (~1 ms)
+
     def train_dataloader(self):
         return self._loader("train", None)
 

@@ -17,7 +17,7 @@ One intra-op thread by default (`--threads`; 0 = torch's default): on a shared 2
 machine two OpenMP threads stall at every per-time-step barrier whenever another process
 takes a core (copy/lstm/h=256 fell from ~85k to ~7k tok/s here), which swamps the
 difference being measured. Both paths always run with the same threads, and with the
-process-wide settings the first cell makes (deterministic kernels, `runner.fast_paths`).
+process-wide settings the first cell makes (`runner.fast_paths`).
 """
 from __future__ import annotations
 
