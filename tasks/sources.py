@@ -13,6 +13,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -81,9 +82,9 @@ def load_hub(repo: str, config: str | None, task: str, local_hint: str):
     import datasets
 
     if not hub_reachable():
-        os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
         try:
-            return datasets.load_dataset(repo, config)
+            with _offline(datasets):
+                return datasets.load_dataset(repo, config)
         except Exception:  # noqa: BLE001 - not cached either: say what to do instead
             raise DataUnavailable(f"{task}: the hub ({HUB_HOST}) is unreachable and {repo} is not cached; "
                                   f"use local files instead: {local_hint}") from None
@@ -100,6 +101,20 @@ def _loader_code() -> str:
     for path in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def _offline(datasets):
+    """Offline mode for a load that may only use the local cache. The libraries read
+    HF_HUB_OFFLINE once, at import: setting the variable now would be ignored and the load
+    would retry the network for ~20 s, so flip the flags they consult instead."""
+    import huggingface_hub.constants as hub
+    saved = hub.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE, datasets.config.HF_DATASETS_OFFLINE
+    hub.HF_HUB_OFFLINE = datasets.config.HF_HUB_OFFLINE = datasets.config.HF_DATASETS_OFFLINE = True
+    try:
+        yield
+    finally:
+        hub.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE, datasets.config.HF_DATASETS_OFFLINE = saved
 
 
 def cache_root() -> Path:

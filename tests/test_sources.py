@@ -44,3 +44,24 @@ def test_cache_builds_once_per_files_and_settings(tmp_path, monkeypatch):
     assert cached("t", [f], {"k": 1}, build) == {"n": 3}          # the file changed
     monkeypatch.setattr(sources, "_loader_code", lambda: "edited")
     assert cached("t", [f], {"k": 1}, build) == {"n": 4}          # the loader changed
+
+
+def test_unreachable_hub_skips_fast_without_offline_variables():
+    # As a user runs it: no HF_*_OFFLINE set before `datasets` is imported. Without network
+    # the load must give up at once (datasets alone retries for ~20 s).
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tasks.sources import hub_reachable
+    if hub_reachable():
+        pytest.skip("the hub is reachable here")
+    code = ("from tasks.sources import load_hub, DataUnavailable\n"
+            "try:\n    load_hub('Salesforce/wikitext', 'wikitext-2-v1', 'word_lm', 'use local files')\n"
+            "except DataUnavailable as e:\n    print('skipped:', e)\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert "skipped:" in out.stdout and "use local files" in out.stdout, out.stderr
+    assert time.perf_counter() - start < 10
