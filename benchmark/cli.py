@@ -137,10 +137,11 @@ def _report_run(out, summary) -> int:
     from benchmark.store import ResultsStore
     from benchmark.tables import render, summarise
 
+    records = ResultsStore(out).current()
     print()
-    print(render(summarise(ResultsStore(out).current()), "md"))
+    print(render(summarise(records), "md"))
     print(f"results: {out}/results.jsonl ({summary.ran} cells run, {summary.skipped} already done or n/a)")
-    print(time_breakdown(ResultsStore(out).current()))
+    print(time_breakdown(records))
     for r in summary.skipped_cells:
         print(f"skipped {r['cell']}: {r['reason']}", file=sys.stderr)
     if summary.failed:

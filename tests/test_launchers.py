@@ -2,9 +2,7 @@
 import json
 import os
 import signal
-import subprocess
 import sys
-import time
 
 import pytest
 
@@ -12,7 +10,7 @@ from benchmark.config import ConfigError
 from benchmark.launchers import run_matrix
 from benchmark.matrix import build_matrix
 from benchmark.store import ResultsStore
-from conftest import ROOT, cli
+from conftest import cli, kill_after_records
 
 FAST = ["train.max_steps=6", "train.log_every=2", "adding.length=8", "copy.delay=4", "model.hidden=8"]
 QUIET = open(os.devnull, "w")
@@ -78,15 +76,8 @@ def test_sigkill_of_a_ray_run_then_resume_locally(tmp_path):
     args = ["run", "--tasks", "copy,adding", "--models", "rnn,lstm", "--out", str(tmp_path), "--launcher", "ray",
             *[x for p in ["train.max_steps=30", "adding.length=10", "copy.delay=4", "model.hidden=8"]
               for x in ("--set", p)]]
-    proc = subprocess.Popen([sys.executable, "-m", "benchmark", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
     results = tmp_path / "results.jsonl"
-    deadline = time.time() + 240
-    while time.time() < deadline and proc.poll() is None and not (results.exists() and results.read_text()):
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    before = results.read_text().splitlines()
+    proc, before = kill_after_records(args, results, new_session=True)
     assert 1 <= len(before) < 4, "kill should land mid-run"
     again = cli(*args[:-2 * 4 - 2], *args[-2 * 4:], timeout=300)  # the same matrix, local launcher this time
     assert again.returncode == 0, again.stderr

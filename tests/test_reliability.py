@@ -1,9 +1,6 @@
 """Faults: a second runner is refused, kill -9 resumes, torn records re-run, OOM and NaN stay in their cell."""
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -14,7 +11,7 @@ from benchmark.lock import RunLock
 from benchmark.matrix import build_matrix
 from benchmark.runner import run_cell
 from benchmark.store import ResultsStore
-from conftest import ROOT, cli
+from conftest import cli, kill_after_records
 from tasks.adding import AddingTask
 
 FAST = ["train.max_steps=6", "train.log_every=2", "adding.length=8", "copy.delay=4", "model.hidden=8"]
@@ -35,15 +32,8 @@ def test_second_runner_on_a_folder_is_refused_but_workers_may_append(tmp_path):
 def test_sigkill_of_a_parallel_run_then_resume(tmp_path):
     args = ["run", "--tasks", "copy,adding", "--models", "rnn,lstm,gru", "--out", str(tmp_path),
             "--parallel", "2", *_sets(["train.max_steps=40", "adding.length=10", "copy.delay=4", "model.hidden=8"])]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "benchmark", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     results = tmp_path / "results.jsonl"
-    deadline = time.time() + 180
-    while time.time() < deadline and proc.poll() is None and not (results.exists() and results.read_text()):
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_after_records(args, results, env={"OMP_NUM_THREADS": "1"}, timeout=180)
     time.sleep(2.5)  # orphaned pool workers notice their runner is gone and exit without a record
     before = results.read_text().splitlines()
     assert 1 <= len(before) < 6, "kill should land mid-run"

@@ -1,10 +1,6 @@
 """The runner keeps going: a diverging cell is recorded as failed, a killed run resumes."""
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import torch
@@ -12,7 +8,7 @@ import torch
 from benchmark.launchers import run_matrix
 from benchmark.matrix import build_matrix
 from benchmark.store import ResultsStore
-from conftest import ROOT, cli
+from conftest import cli, kill_after_records
 from tasks.adding import AddingTask
 from tasks.base import REGISTRY
 
@@ -55,22 +51,14 @@ def test_failed_cell_makes_exit_status_nonzero(tmp_path):
 
 
 def test_resume_after_sigkill(tmp_path):
-    args = [sys.executable, "-m", "benchmark", "run", "--tasks", "copy,adding", "--models", "rnn,lstm,gru",
-            "--out", str(tmp_path), "--set", "train.max_steps=60", "--set", "copy.delay=5",
-            "--set", "adding.length=12"]
-    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    args = ["run", "--tasks", "copy,adding", "--models", "rnn,lstm,gru", "--out", tmp_path,
+            "--set", "train.max_steps=60", "--set", "copy.delay=5", "--set", "adding.length=12"]
     results = tmp_path / "results.jsonl"
-    deadline = time.time() + 240
-    while time.time() < deadline and proc.poll() is None:
-        if results.exists() and len(results.read_text().splitlines()) >= 2:
-            break
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    before = [json.loads(line) for line in results.read_text().splitlines()]
+    _, lines = kill_after_records(args, results, records=2)
+    before = [json.loads(line) for line in lines]
     assert 2 <= len(before) < 6, "kill should land mid-run"
 
-    again = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    again = cli(*args, timeout=300)
     assert again.returncode == 0, again.stderr
     after = [json.loads(line) for line in results.read_text().splitlines()]
     assert after[: len(before)] == before  # finished cells kept as they were

@@ -59,7 +59,7 @@ def csv_html(path: Path) -> str:
 
 def write_report(run_dir) -> Path:
     run_dir = Path(run_dir)
-    pngs = redraw_plots(run_dir)
+    redraw_plots(run_dir)  # from the JSON results, so a report always matches them
     parts = [f"<h1>rnnbench: RNN vs LSTM vs GRU measurements</h1><p>Run folder: {html.escape(str(run_dir))}</p>"]
     note = run_dir / "RUN.md"
     if note.exists():
