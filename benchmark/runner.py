@@ -109,6 +109,7 @@ def _train(cell: Cell, out_dir, data_dir, loggers, callbacks=(), devices=1) -> d
         "train_steps": trainer.global_step,
         "train_tokens": meter.tokens,
         "train_s": round(meter.train_s, 3),
+        "warmup_step_s": round(meter.warmup_s, 4) if meter.warmup_s is not None else None,
         "train_tokens_per_s": meter.tokens_per_s,
         "peak_mem_bytes": meter.peak_mem_bytes,
         "peak_mem_kind": meter.peak_mem_kind,

@@ -1,8 +1,13 @@
 """Training throughput and peak memory of one cell, measured without per-step device syncs.
 
 Throughput counts time steps (tokens) processed by training batches over the time spent in
-the training loop, validation excluded; the clock is read after a device synchronisation
-at the start and end only. Peak memory is torch's max allocated bytes on CUDA; on the CPU,
+the training loop, validation excluded, in the steady state: the first step is timed apart
+(`warmup_s`), as speed benchmarks discard warm-up iterations, because it pays one-time
+costs: first touch of the activations' memory (this meter hands freed heap back to the OS
+at the start so that its memory figure is the cell's own; ~50 ms for copy/lstm/h=256 on a
+CPU), cuDNN plan selection, lazy CUDA set-up. The clock stops at the last optimiser step:
+the final validation and the loop's wind-down are not training. It is read after a device
+synchronisation at the start, after the first step and at the end only. Peak memory is torch's max allocated bytes on CUDA; on the CPU,
 where torch keeps no such counter, it is the growth of the process's resident set over the
 cell (`peak_mem_kind` says which): the kernel's high-water mark (VmHWM), reset at the start
 by writing 5 to /proc/self/clear_refs (Linux >= 4.0), so nothing runs beside training;
@@ -74,9 +79,12 @@ class _RssSampler:
 
 class ThroughputMeter(L.Callback):
     def __init__(self):
-        self.tokens = 0
-        self.train_s = 0.0
+        self.tokens = 0         # all training steps
+        self.train_s = 0.0      # the whole training loop, validation excluded
+        self.warmup_s = None    # the first step
+        self._steady_tokens = 0
         self._eval_s = 0.0
+        self._t0 = self._t1 = self._end = None
         self.peak_mem_bytes = None
         self.peak_mem_kind = None
         self._sampler = None
@@ -93,14 +101,25 @@ class ThroughputMeter(L.Callback):
             self._sampler = _rss_meter()
 
     def on_train_start(self, trainer, pl_module):
-        _sync(trainer.strategy.root_device)
-        self._t0 = time.perf_counter()
+        self._t0 = self._now(trainer)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        self.tokens += pl_module.tokens(batch)
+        tokens = pl_module.tokens(batch)
+        self.tokens += tokens
+        if self._t1 is None:
+            self._t1 = self._now(trainer)  # the steady state starts after the first step
+            self.warmup_s = self._t1 - self._t0
+        else:
+            self._steady_tokens += tokens
+        if trainer.max_steps > 0 and trainer.global_step >= trainer.max_steps:
+            self._end = self._now(trainer)  # the last optimiser step
+
+    def _now(self, trainer) -> float:
+        _sync(trainer.strategy.root_device)
+        return time.perf_counter()
 
     def on_validation_start(self, trainer, pl_module):
-        if trainer.training:
+        if trainer.training and self._end is None:  # validation inside the timed loop
             self._v0 = time.perf_counter()
 
     def on_validation_end(self, trainer, pl_module):
@@ -110,8 +129,9 @@ class ThroughputMeter(L.Callback):
 
     def on_train_end(self, trainer, pl_module):
         device = trainer.strategy.root_device
-        _sync(device)
-        self.train_s = time.perf_counter() - self._t0 - self._eval_s
+        if self._end is None:  # stopped before max_steps (max_epochs, a callback)
+            self._end = self._now(trainer)
+        self.train_s = self._end - self._t0 - self._eval_s
         if device.type == "cuda":
             self.peak_mem_bytes, self.peak_mem_kind = torch.cuda.max_memory_allocated(device), "cuda_max_allocated"
         elif self._sampler is not None:
@@ -125,4 +145,8 @@ class ThroughputMeter(L.Callback):
 
     @property
     def tokens_per_s(self) -> float | None:
+        """Steady-state tokens/s (steps 2..N); over the whole loop when it ran one step."""
+        if self._steady_tokens:
+            steady_s = self.train_s - self.warmup_s
+            return self._steady_tokens / steady_s if steady_s > 0 else None
         return self.tokens / self.train_s if self.train_s > 0 else None

@@ -87,23 +87,33 @@ class TaskModule(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         loss, _, _ = self.step(batch)
-        self.log("train/loss", loss, on_step=True, on_epoch=False)
-        self._check_finite(loss)
+        self._log_train_loss(loss)
         return loss
 
-    def _check_finite(self, loss):
+    def _logs_now(self) -> bool:
+        """Whether Lightning hands this step's values to the loggers: every `log_every` steps,
+        counted from 1. Logging on other steps would cost Lightning's per-call bookkeeping
+        for nothing, and worse, the value would linger and be written at the next logging
+        step under that step's number."""
+        return (self.global_step + 1) % self.train_cfg.log_every == 0
+
+    def _last_step(self) -> bool:
+        return self.global_step + 1 >= self.train_cfg.max_steps
+
+    def _log_train_loss(self, loss):
+        if self._logs_now():
+            self.log("train/loss", loss, on_step=True, on_epoch=False)
         # Checking forces a device sync, so do it only at logging points and the last step.
-        step = self.global_step
-        if step % self.train_cfg.log_every == 0 or step + 1 >= self.train_cfg.max_steps:
-            if not torch.isfinite(loss.detach()).item():
-                raise NonFiniteLoss(f"training loss became {loss.item()} at step {step}; "
-                                    f"lower train.lr or train.grad_clip")
+        if (self._logs_now() or self._last_step()) and not torch.isfinite(loss.detach()).item():
+            raise NonFiniteLoss(f"training loss became {loss.item()} at step {self.global_step}; "
+                                f"lower train.lr or train.grad_clip")
 
     def on_before_optimizer_step(self, optimizer):
-        if self.global_step % self.train_cfg.log_every == 0:
+        if self._logs_now() or self._last_step():
             norm = grad_norm(self, norm_type=2)["grad_2.0_norm_total"]  # before clipping
-            self.log("train/grad_norm", norm)
             self.last_grad_norm = float(norm)
+            if self._logs_now():
+                self.log("train/grad_norm", norm)
 
     def validation_step(self, batch, batch_idx):
         self._eval_step(batch, "val")

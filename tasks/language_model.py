@@ -90,8 +90,7 @@ class LanguageModelTask(TaskModule):
     def training_step(self, batch, batch_idx):
         opt = self.optimizers()
         loss, _, _ = self.step(batch, "train")
-        self.log("train/loss", loss, on_step=True, on_epoch=False)
-        self._check_finite(loss)
+        self._log_train_loss(loss)
         opt.zero_grad()
         self.manual_backward(loss)
         opt.step()  # clips in on_before_optimizer_step

@@ -65,3 +65,46 @@ def test_resume_after_sigkill(tmp_path):
     keys = [r["key"] for r in after]
     assert len(keys) == len(set(keys)) == 6  # each cell once: no duplicates, none lost
     assert all(r["status"] == "ok" for r in after)
+
+
+def _one_cell(overrides):
+    from benchmark.bench.overhead import make_cell
+    return make_cell("copy", "lstm", 16, 12, overrides=["copy.delay=5", "train.batch_size=8", *overrides])
+
+
+def test_logged_curves_carry_the_value_of_their_own_step(tmp_path):
+    """A value logged on one step must not be written under a later step's number."""
+    import csv
+
+    import lightning as L
+    from lightning.pytorch.utilities import grad_norm
+
+    from benchmark.runner import run_cell
+
+    losses, norms = {}, {}
+
+    class Watch(L.Callback):
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            losses[trainer.global_step - 1] = float(outputs["loss"])
+
+        def on_before_optimizer_step(self, trainer, module, optimizer):
+            norms[trainer.global_step] = float(grad_norm(module, norm_type=2)["grad_2.0_norm_total"])
+
+    record = run_cell(_one_cell(["train.log_every=4"]), tmp_path, callbacks=[Watch()])
+    assert record["status"] == "ok"
+    rows = [r for r in csv.DictReader(open(next(tmp_path.glob("logs/*/metrics.csv")))) if r["train/loss"]]
+    assert [int(r["step"]) for r in rows] == [3, 7, 11]
+    for r in rows:
+        assert float(r["train/loss"]) == pytest.approx(losses[int(r["step"])], rel=1e-6)
+        assert float(r["train/grad_norm"]) == pytest.approx(norms[int(r["step"])], rel=1e-6)
+    assert record["grad_norm"] == pytest.approx(norms[11], rel=1e-6)  # the last step's
+
+
+def test_throughput_is_the_steady_state_after_a_separately_timed_first_step(tmp_path):
+    from benchmark.runner import run_cell
+    record = run_cell(_one_cell([]), tmp_path)
+    tokens_per_step = 8 * (5 + 20)
+    assert record["train_steps"] == 12 and record["train_tokens"] == 12 * tokens_per_step
+    assert 0 < record["warmup_step_s"] < record["train_s"]
+    steady_s = record["train_s"] - record["warmup_step_s"]  # both rounded: to within 1 ms
+    assert 11 * tokens_per_step / (steady_s + 1e-3) < record["train_tokens_per_s"] < 11 * tokens_per_step / (steady_s - 1e-3)

@@ -6,11 +6,13 @@
 (b) `plain`: the same task module used as a plain nn.Module: `step(batch)`, backward,
     clip_grad_norm_, Adam, on batches generated from the same seed on the same device.
 
-Timed, for both: the training loop only, from just before the first batch is drawn to just
-after the last optimiser step (device synchronised at both ends), validation excluded; for
-the cell that is `ThroughputMeter` (on_train_start .. on_train_end). What the cell costs
-beyond that (building data and module, the Trainer, validation, test, the record) is its
-fixed per-cell cost, reported apart. Repeats alternate a, b, a, b after one untimed
+Timed, for both, the way `ThroughputMeter` times every cell: the steady state of the
+training loop, from the end of the first step to just after the last optimiser step (device
+synchronised at each), validation excluded. The first step is printed apart for both: the
+cell's pays for its memory meter handing freed heap back to the OS, so that the cell's peak
+memory is its own, and re-faulting it. What the cell costs beyond the loop (building data
+and module, the Trainer, validation, test, the record) is its fixed per-cell cost, also
+reported apart. Repeats alternate a, b, a, b after one untimed
 warm-up of each, so drifts in machine load hit both alike; figures are medians.
 
 One intra-op thread by default (`--threads`; 0 = torch's default): on a shared 2-core
@@ -36,7 +38,9 @@ from benchmark.matrix import Cell
 class Overhead:
     cell_tps: list = field(default_factory=list)    # tokens/s of each timed cell repeat
     plain_tps: list = field(default_factory=list)   # tokens/s of each timed plain-loop repeat
-    cell_fixed_s: list = field(default_factory=list)  # per-cell cost outside the timed loop
+    cell_fixed_s: list = field(default_factory=list)  # per-cell cost outside the training loop
+    cell_first_s: list = field(default_factory=list)  # first (warm-up) step of each cell repeat
+    plain_first_s: list = field(default_factory=list)
 
     @property
     def ratio(self) -> float:
@@ -64,8 +68,8 @@ def make_cell(task: str, variant: str, hidden: int, steps: int, backend="cudnn",
                 config.build(tasks[task].Settings, raw.get("task"), task), seed=0, profile="bench")
 
 
-def run_cell_timed(cell: Cell, out_dir) -> tuple[float, float]:
-    """(a): tokens/s of the training loop and the fixed cost of the rest of the cell."""
+def run_cell_timed(cell: Cell, out_dir) -> tuple[float, float, float]:
+    """(a): steady tokens/s, the first step's seconds and the fixed cost of the rest of the cell."""
     from benchmark.runner import run_cell
     from benchmark.store import ResultsStore
     start = time.perf_counter()
@@ -74,11 +78,12 @@ def run_cell_timed(cell: Cell, out_dir) -> tuple[float, float]:
     wall = time.perf_counter() - start
     if record["status"] != "ok":
         raise RuntimeError(f"cell {cell.name} {record['status']}: {record.get('error') or record.get('reason')}")
-    return record["train_tokens_per_s"], wall - record["train_s"]
+    return record["train_tokens_per_s"], record["warmup_step_s"], wall - record["train_s"]
 
 
-def run_plain(cell: Cell) -> float:
-    """(b): tokens/s of a hand-written loop over the same module, optimiser, clipping and batches."""
+def run_plain(cell: Cell) -> tuple[float, float]:
+    """(b): steady tokens/s and the first step's seconds of a hand-written loop over the same
+    module, optimiser, clipping and batches."""
     import lightning as L
     import torch
 
@@ -108,9 +113,14 @@ def run_plain(cell: Cell) -> float:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(module.parameters(), train.grad_clip)
         opt.step()
-        tokens += module.tokens(batch)
+        if step == 0:
+            _sync(device)
+            steady = time.perf_counter()
+            first_s = steady - start
+        else:
+            tokens += module.tokens(batch)
     _sync(device)
-    return tokens / (time.perf_counter() - start)
+    return tokens / (time.perf_counter() - steady), first_s
 
 
 def _batches(data, device):
@@ -139,13 +149,16 @@ def measure(cell: Cell, repeats: int, out_dir, say=print) -> Overhead:
     run_cell_timed(cell, Path(out_dir) / "warm-up")  # kernels, allocator, lazy imports
     run_plain(cell)
     for r in range(repeats):
-        tps, fixed = run_cell_timed(cell, Path(out_dir) / f"repeat{r + 1}")  # one run folder each, as `run` has
-        plain = run_plain(cell)
+        tps, first, fixed = run_cell_timed(cell, Path(out_dir) / f"repeat{r + 1}")  # one run folder each, as `run` has
+        plain, plain_first = run_plain(cell)
         result.cell_tps.append(tps)
+        result.cell_first_s.append(first)
         result.cell_fixed_s.append(fixed)
         result.plain_tps.append(plain)
+        result.plain_first_s.append(plain_first)
         say(f"repeat {r + 1}/{repeats}: cell {tps:,.0f} tok/s  plain {plain:,.0f} tok/s  "
-            f"cell/plain {tps / plain:.3f}  (cell fixed cost {fixed:.2f}s)")
+            f"cell/plain {tps / plain:.3f}  (first step: cell {first * 1e3:.0f} ms, plain "
+            f"{plain_first * 1e3:.0f} ms; cell fixed cost {fixed:.2f}s)")
     return result
 
 
@@ -166,8 +179,10 @@ def main(args) -> int:
     with tempfile.TemporaryDirectory(prefix="rnnbench-overhead-") as out:
         result = measure(cell, args.repeats, out)
     cell_tps, plain_tps = statistics.median(result.cell_tps), statistics.median(result.plain_tps)
-    print(f"median: cell {cell_tps:,.0f} tok/s, plain {plain_tps:,.0f} tok/s; "
-          f"fixed per-cell cost {statistics.median(result.cell_fixed_s):.2f}s (not in tok/s)")
+    print(f"median: cell {cell_tps:,.0f} tok/s, plain {plain_tps:,.0f} tok/s (steps 2..{t.max_steps}); "
+          f"first step cell {statistics.median(result.cell_first_s) * 1e3:.0f} ms, plain "
+          f"{statistics.median(result.plain_first_s) * 1e3:.0f} ms; "
+          f"fixed per-cell cost {statistics.median(result.cell_fixed_s):.2f}s (neither in tok/s)")
     print(f"paired: median of per-repeat cell/plain {result.paired:.3f}")
     print(f"ratio cell/plain (of medians) {result.ratio:.3f}")
     return 0
