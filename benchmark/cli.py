@@ -31,19 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="tasks, model variants, backends and profiles").set_defaults(func=cmd_list)
 
     run = sub.add_parser("run", help="train the matrix of tasks x models x seeds")
-    which = run.add_mutually_exclusive_group()
-    which.add_argument("--all", action="store_true", help="every registered task x every model variant")
-    which.add_argument("--tasks", help="comma-separated task names (see `list`)")
-    run.add_argument("--models", help="comma-separated variants (default: all six)")
-    run.add_argument("--backend", default="cudnn", help="cudnn (torch fused kernels) or scratch (our cells); "
-                                                        "comma-separate for both (default: cudnn)")
+    _matrix_arguments(run)
     run.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help="seeds 0..N-1 per cell (default: 1)")
-    run.add_argument("--profile", default="smoke", help="configs/profiles/<name>.yaml (default: smoke)")
     run.add_argument("--out", help="results folder (default: results/<profile>)")
-    run.add_argument("--data-dir", default=os.environ.get("RNNBENCH_DATA_DIR"),
-                     help="folder of local data sets laid out like shared/data (env RNNBENCH_DATA_DIR)")
-    run.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                     help="override a config value, e.g. train.lr=0.01, model.hidden=256, copy.delay=50")
     run.add_argument("--retry-failed", action="store_true", help="run failed cells again")
     run.add_argument("--launcher", default="local", choices=("local", "ray", "slurm"),
                      help="where cells train: local (this machine), ray (a Ray cluster; pip install "
@@ -66,6 +56,21 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _matrix_arguments(p) -> None:
+    """Which cells: shared by `run` and `bench plan`."""
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--all", action="store_true", help="every registered task x every model variant")
+    which.add_argument("--tasks", help="comma-separated task names (see `list`)")
+    p.add_argument("--models", help="comma-separated variants (default: all six)")
+    p.add_argument("--backend", default="cudnn", help="cudnn (torch fused kernels) or scratch (our cells); "
+                                                      "comma-separate for both (default: cudnn)")
+    p.add_argument("--profile", default="smoke", help="configs/profiles/<name>.yaml (default: smoke)")
+    p.add_argument("--data-dir", default=os.environ.get("RNNBENCH_DATA_DIR"),
+                   help="folder of local data sets laid out like shared/data (env RNNBENCH_DATA_DIR)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a config value, e.g. train.lr=0.01, model.hidden=256, copy.delay=50")
+
+
 def _bench_parser(sub) -> None:
     bench = sub.add_parser("bench", help="speed benchmarks of the harness itself")
     which = bench.add_subparsers(dest="bench", metavar="BENCHMARK", required=True)
@@ -80,12 +85,25 @@ def _bench_parser(sub) -> None:
                       help="torch intra-op threads for both paths; 0 = torch's default (default: 1)")
     over.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                       help="override a config value, e.g. train.batch_size=32, copy.delay=50")
-    over.set_defaults(func=cmd_bench_overhead)
+    over.set_defaults(func=lambda args: _bench("overhead", args))
+
+    back = which.add_parser("backends", help="cudnn vs scratch vs compiled scratch at one size (fastrnns' setting)")
+    back.add_argument("--family", default="lstm", help="rnn, lstm or gru (default: lstm)")
+    back.add_argument("--hidden", type=int, default=512, help="hidden and input size (default: 512)")
+    back.add_argument("--batch", type=int, default=64, help="batch size (default: 64)")
+    back.add_argument("--seq", type=int, default=100, help="sequence length (default: 100)")
+    back.add_argument("--repeats", type=int, default=10, help="timed repeats, median reported (default: 10)")
+    back.set_defaults(func=lambda args: _bench("backends", args))
+
+    plan = which.add_parser("plan", help="time a few steps of every cell and extrapolate the matrix's wall time")
+    _matrix_arguments(plan)
+    plan.add_argument("--steps", type=int, default=6, help="training steps timed per cell (default: 6)")
+    plan.set_defaults(func=lambda args: _bench("plan", args))
 
 
-def cmd_bench_overhead(args) -> int:
-    from benchmark.bench.overhead import main as overhead
-    return overhead(args)
+def _bench(name: str, args) -> int:
+    from importlib import import_module
+    return import_module(f"benchmark.bench.{name}").main(args)
 
 
 def cmd_list(args) -> int:
@@ -109,7 +127,8 @@ def cmd_list(args) -> int:
     return 0
 
 
-def cmd_run(args) -> int:
+def build_cells(args) -> list:
+    """The cells `--all`/`--tasks`, `--models`, `--backend`, `--profile` and `--set` select."""
     from benchmark.matrix import build_matrix
     from benchmark.models import VARIANTS
 
@@ -120,10 +139,15 @@ def cmd_run(args) -> int:
         task_names = [args.tasks]
     else:
         raise ConfigError("say which tasks: --all or --tasks a,b (see `python -m benchmark list`)")
-    cells = build_matrix(task_names, [args.models or ",".join(VARIANTS)], [args.backend], args.seeds,
-                         args.profile, args.set)
+    cells = build_matrix(task_names, [args.models or ",".join(VARIANTS)], [args.backend],
+                         getattr(args, "seeds", 1), args.profile, args.set)
     if args.data_dir and not os.path.isdir(args.data_dir):
         raise ConfigError(f"--data-dir {args.data_dir} is not a folder")
+    return cells
+
+
+def cmd_run(args) -> int:
+    cells = build_cells(args)
     out = args.out or os.path.join("results", args.profile)
     from benchmark.launchers import run_matrix
     summary = run_matrix(cells, out, data_dir=args.data_dir, retry_failed=args.retry_failed,

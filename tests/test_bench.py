@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from benchmark import config
-from benchmark.bench.overhead import _batches, make_cell
+from benchmark.bench.overhead import make_cell, train_batches
 from benchmark.cli import main
 from benchmark.config import ConfigError, TrainConfig
 from benchmark.progress import time_breakdown
@@ -62,7 +62,7 @@ def test_plain_loop_draws_the_cells_training_batches():
     cell = make_cell("copy", "lstm", 8, 3, overrides=["copy.delay=5", "train.batch_size=4"])
     data = get_task("copy").datamodule(cell.settings, cell.train, cell.seed, None)
     lightning_batches = iter(data.train_dataloader())
-    plain_batches = _batches(data, torch.device("cpu"))
+    plain_batches = train_batches(data, torch.device("cpu"))
     for _ in range(3):
         for a, b in zip(next(lightning_batches), next(plain_batches)):
             assert torch.equal(a, b)
@@ -146,3 +146,45 @@ def test_retained_heap_spares_the_page_faults_of_lstm_steps():
     default, retained = faults("default"), faults("retain")
     assert default > 1000
     assert retained < default / 3  # measured here: ~60k -> ~10k
+
+
+def test_bench_backends_times_every_backend_at_one_size(capsys):
+    code = main(["bench", "backends", "--family", "gru", "--hidden", "8", "--batch", "2", "--seq", "4",
+                 "--repeats", "2"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "gru hidden=8 input=8 batch=2 seq=4" in out and "device: cpu" in out
+    for backend in ("cudnn", "scratch", "compile"):  # compile: timed, or says why it is unavailable
+        assert re.search(rf"^  {backend} +(train +[\d,]+ tok/s|unavailable: )", out, re.M), backend
+    assert re.search(r"^  cudnn +train .*\(1\.00x cudnn\)", out, re.M)
+
+
+def test_bench_backends_rejects_an_unknown_family(capsys):
+    assert main(["bench", "backends", "--family", "transformer"]) == 2
+    assert "transformer" in capsys.readouterr().err
+
+
+def test_plan_extrapolates_each_cell_from_its_own_schedule():
+    from benchmark.bench.plan import Estimate
+    cell = make_cell("copy", "lstm", 8, 1000, overrides=["train.val_every=250", "train.val_batches=4",
+                                                          "train.test_batches=10"])
+    e = Estimate(cell, step_s=0.01, eval_s=0.002, fixed_s=1.5, val_batches=4, test_batches=10)
+    assert e.validations == 4
+    assert e.total_s == pytest.approx(1.5 + 1000 * 0.01 + (4 * 4 + 10) * 0.002)
+
+
+def test_bench_plan_times_every_cell_and_profiles_the_largest(capsys):
+    code = main(["bench", "plan", "--tasks", "copy", "--models", "rnn,lstm,bilstm", "--steps", "3",
+                 "--set", "copy.delay=5", "--set", "model.hidden=8", "--set", "train.max_steps=200"])
+    out = capsys.readouterr().out
+    assert code == 0
+    rows = re.findall(r"^(copy/\w+/cudnn/seed0) +200 +([\d.]+) ", out, re.M)
+    assert [name for name, _ in rows] == ["copy/rnn/cudnn/seed0", "copy/lstm/cudnn/seed0"]  # bilstm: n/a
+    assert all(float(ms) > 0 for _, ms in rows)
+    assert re.search(r"estimated total \d+m\d\ds \(2 cells", out)
+    assert "torch.profiler" in out and "Self CPU" in out
+
+
+def test_bench_plan_needs_a_cell_selection(capsys):
+    assert main(["bench", "plan"]) == 2
+    assert "--all or --tasks" in capsys.readouterr().err

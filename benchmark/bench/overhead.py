@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark import config
+from benchmark.bench import provenance_line
 from benchmark.config import ConfigError, TrainConfig
 from benchmark.matrix import Cell
 
@@ -81,9 +82,9 @@ def run_cell_timed(cell: Cell, out_dir) -> tuple[float, float, float]:
     return record["train_tokens_per_s"], record["warmup_step_s"], wall - record["train_s"]
 
 
-def run_plain(cell: Cell) -> tuple[float, float]:
-    """(b): steady tokens/s and the first step's seconds of a hand-written loop over the same
-    module, optimiser, clipping and batches."""
+def plain_module(cell: Cell, data_dir=None):
+    """The cell's data and task module on the device, built as `run_cell` builds them, for a
+    loop without a Trainer. Returns (module, data, device)."""
     import lightning as L
     import torch
 
@@ -94,10 +95,18 @@ def run_plain(cell: Cell) -> tuple[float, float]:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     L.seed_everything(cell.seed, workers=True, verbose=False)
     task_cls = get_task(cell.task)
-    data = task_cls.datamodule(cell.settings, cell.train, cell.seed, None)
+    data = task_cls.datamodule(cell.settings, cell.train, cell.seed, data_dir)
     data.prepare_data()
     data.setup("fit")
-    module = task_cls(cell.settings, cell.model, cell.train, data).to(device).train()
+    return task_cls(cell.settings, cell.model, cell.train, data).to(device).train(), data, device
+
+
+def run_plain(cell: Cell) -> tuple[float, float]:
+    """(b): steady tokens/s and the first step's seconds of a hand-written loop over the same
+    module, optimiser, clipping and batches."""
+    import torch
+
+    module, data, device = plain_module(cell)
     if not module.automatic_optimization:
         raise ConfigError(f"bench overhead compares automatic-optimisation tasks; {cell.task} steps by hand")
     train = cell.train
@@ -106,7 +115,7 @@ def run_plain(cell: Cell) -> tuple[float, float]:
     _sync(device)
     start = time.perf_counter()
     tokens = 0
-    for step, batch in zip(range(train.max_steps), _batches(data, device)):
+    for step, batch in zip(range(train.max_steps), train_batches(data, device)):
         with autocast:
             loss, _, _ = module.step(batch)
         opt.zero_grad(set_to_none=True)
@@ -123,7 +132,7 @@ def run_plain(cell: Cell) -> tuple[float, float]:
     return tokens / (time.perf_counter() - steady), first_s
 
 
-def _batches(data, device):
+def train_batches(data, device):
     """The cell's training batches: generated on the device from the same seed, or the task's loader."""
     import torch
 
@@ -176,6 +185,7 @@ def main(args) -> int:
     print(f"bench overhead: {cell.task}/{cell.model.variant}/{cell.model.backend} hidden={cell.model.hidden} "
           f"batch={t.batch_size} steps={t.max_steps} precision={t.precision} log_every={t.log_every} "
           f"settings={cell.config()['settings']} threads={torch.get_num_threads()} repeats={args.repeats}")
+    print(provenance_line())
     with tempfile.TemporaryDirectory(prefix="rnnbench-overhead-") as out:
         result = measure(cell, args.repeats, out)
     cell_tps, plain_tps = statistics.median(result.cell_tps), statistics.median(result.plain_tps)

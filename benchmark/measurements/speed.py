@@ -13,7 +13,6 @@ training token costs 3 * 2*G*h*(x + h) (Kaplan et al. 2020's 6N rule per token).
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from benchmark.measurements import records
 from benchmark.measurements.timing import device_sync, time_call
@@ -43,15 +42,6 @@ class CompiledCellRNN(ScratchRNN):
     def __init__(self, family, input_size, hidden):
         super().__init__(family, input_size, hidden)
         self.cell = torch.compile(CELLS[family], dynamic=False)
-
-    def _run(self, seq, state, suffix, mask):
-        w_hh, b_hh = getattr(self, f"weight_hh{suffix}"), getattr(self, f"bias_hh{suffix}")
-        xw = F.linear(seq, getattr(self, f"weight_ih{suffix}"), getattr(self, f"bias_ih{suffix}"))
-        ys = []
-        for t in range(seq.size(1)):
-            state = self.cell(xw[:, t], state, w_hh, b_hh)
-            ys.append(state[0])
-        return torch.stack(ys, 1), state
 
 
 def build(family: str, backend: str, hidden: int, device) -> torch.nn.Module:
