@@ -142,6 +142,10 @@ def fast_paths(module, train) -> None:
     if torch.cuda.is_available():
         torch.set_float32_matmul_precision("high")
     if train.compile:
+        # Dynamo's cache is per code object (the encoder's forward), shared by every cell in
+        # this process; past its recompile limit it silently runs eager. A fresh cache per
+        # cell keeps each cell compiled.
+        torch._dynamo.reset()
         module.encoder.compile()
 
 
