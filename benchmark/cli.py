@@ -79,8 +79,8 @@ def _bench_parser(sub) -> None:
     over.add_argument("--model", default="lstm", help="model variant (default: lstm)")
     over.add_argument("--backend", default="cudnn", help="cudnn or scratch (default: cudnn)")
     over.add_argument("--hidden", type=int, default=256)
-    over.add_argument("--steps", type=int, default=40, help="training steps per repeat (default: 40)")
-    over.add_argument("--repeats", type=int, default=5, help="timed repeats of each, interleaved (default: 5)")
+    over.add_argument("--steps", type=int, default=60, help="training steps per repeat (default: 60)")
+    over.add_argument("--repeats", type=int, default=7, help="timed repeats of each, interleaved (default: 7)")
     over.add_argument("--threads", type=int, default=1,
                       help="torch intra-op threads for both paths; 0 = torch's default (default: 1)")
     over.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
