@@ -7,11 +7,13 @@ costs: first touch of the activations' memory (this meter hands freed heap back 
 at the start so that its memory figure is the cell's own; ~50 ms for copy/lstm/h=256 on a
 CPU), cuDNN plan selection, lazy CUDA set-up. The clock stops at the last optimiser step:
 the final validation and the loop's wind-down are not training. It is read after a device
-synchronisation at the start, after the first step and at the end only. Peak memory is torch's max allocated bytes on CUDA; on the CPU,
-where torch keeps no such counter, it is the growth of the process's resident set over the
-cell (`peak_mem_kind` says which): the kernel's high-water mark (VmHWM), reset at the start
-by writing 5 to /proc/self/clear_refs (Linux >= 4.0), so nothing runs beside training;
-where that reset is not allowed, a background thread samples the resident set every 10 ms.
+synchronisation at the start, after the first step and at the end only.
+
+Peak memory is torch's max allocated bytes on CUDA; on the CPU, where torch keeps no such
+counter, it is the growth of the process's resident set over the cell (`peak_mem_kind` says
+which): the kernel's high-water mark (VmHWM), reset at the start by writing 5 to
+/proc/self/clear_refs (Linux >= 4.0), so nothing runs beside training; where that reset is
+not allowed, a background thread samples the resident set every 10 ms.
 """
 from __future__ import annotations
 
@@ -84,7 +86,7 @@ class ThroughputMeter(L.Callback):
         self.warmup_s = None    # the first step
         self._steady_tokens = 0
         self._eval_s = 0.0
-        self._t0 = self._t1 = self._end = None
+        self._t0 = self._end = None
         self.peak_mem_bytes = None
         self.peak_mem_kind = None
         self._sampler = None
@@ -106,9 +108,8 @@ class ThroughputMeter(L.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         tokens = pl_module.tokens(batch)
         self.tokens += tokens
-        if self._t1 is None:
-            self._t1 = self._now(trainer)  # the steady state starts after the first step
-            self.warmup_s = self._t1 - self._t0
+        if self.warmup_s is None:  # the steady state starts after the first step
+            self.warmup_s = self._now(trainer) - self._t0
         else:
             self._steady_tokens += tokens
         if trainer.max_steps > 0 and trainer.global_step >= trainer.max_steps:

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -95,8 +96,10 @@ def load_hub(repo: str, config: str | None, task: str, local_hint: str):
                               f"use local files instead: {local_hint}") from None
 
 
+@functools.cache
 def _loader_code() -> str:
-    """Hash of the task package's source: changing a loader must not serve stale tensors."""
+    """Hash of the task package's source: changing a loader must not serve stale tensors.
+    Read once per process: the source does not change under a running matrix."""
     digest = hashlib.sha1()
     for path in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(path.read_bytes())

@@ -16,7 +16,7 @@ def rows(family: str, hidden: int, batch: int, seq: int, repeats: int, seed: int
     import torch
 
     from benchmark.measurements.records import device
-    from benchmark.measurements.speed import measure_point
+    from benchmark.measurements.speed import measure_point, unavailable
     dev = device()
     settings = {"seed": seed, "batch": batch, "warmup": 3, "repeats": repeats}
     runs = [(b, b, False) for b in BACKENDS] + ([("cudnn+bf16", "cudnn", True)] if dev.type == "cuda" else [])
@@ -28,7 +28,7 @@ def rows(family: str, hidden: int, batch: int, seq: int, repeats: int, seed: int
         except Exception as e:  # noqa: BLE001 - torch.compile needs a working compiler on this host
             if backend != "compile":
                 raise
-            out.append({"backend": name, "status": f"unavailable: {type(e).__name__}: {str(e).splitlines()[0][:160]}"})
+            out.append({"backend": name, "status": unavailable(e)})
         else:
             out.append({**r, "backend": name})
         say(_line(out[-1], out[0]))

@@ -101,27 +101,35 @@ def plain_module(cell: Cell, data_dir=None):
     return task_cls(cell.settings, cell.model, cell.train, data).to(device).train(), data, device
 
 
-def run_plain(cell: Cell) -> tuple[float, float]:
-    """(b): steady tokens/s and the first step's seconds of a hand-written loop over the same
-    module, optimiser, clipping and batches."""
+def plain_step(module, train, device):
+    """One hand-written training step over `module` as the cell's Trainer takes it: the
+    task's loss, Adam with the cell's lr and weight decay, clipping, its precision."""
     import torch
-
-    module, data, device = plain_module(cell)
-    if not module.automatic_optimization:
-        raise ConfigError(f"bench overhead compares automatic-optimisation tasks; {cell.task} steps by hand")
-    train = cell.train
     opt = torch.optim.Adam(module.parameters(), lr=train.lr, weight_decay=train.weight_decay)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=train.precision == "bf16-mixed")
-    _sync(device)
-    start = time.perf_counter()
-    tokens = 0
-    for step, batch in zip(range(train.max_steps), train_batches(data, device)):
+
+    def step(batch):
         with autocast:
             loss, _, _ = module.step(batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(module.parameters(), train.grad_clip)
         opt.step()
+    return step
+
+
+def run_plain(cell: Cell) -> tuple[float, float]:
+    """(b): steady tokens/s and the first step's seconds of a hand-written loop over the same
+    module, optimiser, clipping and batches."""
+    module, data, device = plain_module(cell)
+    if not module.automatic_optimization:
+        raise ConfigError(f"bench overhead compares automatic-optimisation tasks; {cell.task} steps by hand")
+    step_on = plain_step(module, cell.train, device)
+    _sync(device)
+    start = time.perf_counter()
+    tokens = 0
+    for step, batch in zip(range(cell.train.max_steps), train_batches(data, device)):
+        step_on(batch)
         if step == 0:
             _sync(device)
             steady = time.perf_counter()

@@ -95,27 +95,17 @@ def _length(data, split) -> int:
 
 def profile_step(cell: Cell, data_dir, steps: int = 3, rows: int = 10) -> str:
     """torch.profiler's operator table for `steps` training steps of `cell` (after one warm-up step)."""
-    import torch
     from torch.profiler import ProfilerActivity, profile
 
-    from benchmark.bench.overhead import _sync, plain_module, train_batches
+    from benchmark.bench.overhead import _sync, plain_module, plain_step, train_batches
     module, data, device = plain_module(cell, data_dir)
-    opt = torch.optim.Adam(module.parameters(), lr=cell.train.lr)
-    batches = train_batches(data, device)
-
-    def step():
-        loss, _, _ = module.step(next(batches))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(module.parameters(), cell.train.grad_clip)
-        opt.step()
-
-    step()
+    step, batches = plain_step(module, cell.train, device), train_batches(data, device)
+    step(next(batches))
     cuda = device.type == "cuda"
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
     with profile(activities=activities) as prof:
         for _ in range(steps):
-            step()
+            step(next(batches))
         _sync(device)
     key = "self_cuda_time_total" if cuda else "self_cpu_time_total"
     return prof.key_averages().table(sort_by=key, row_limit=rows)

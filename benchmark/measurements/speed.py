@@ -143,7 +143,7 @@ def _backend_rows(family, backend, hidden, settings, device) -> list[dict]:
     except Exception as e:  # noqa: BLE001 - torch.compile may be missing a compiler on this host
         if backend != "compile":
             raise
-        reason = f"unavailable: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+        reason = unavailable(e)
         print(f"speed: {family}/{backend}/h{hidden}: {reason}")
         return [{**base, "seq": s, "status": reason} for s in settings["seq"]]
     for row in rows:
@@ -151,6 +151,11 @@ def _backend_rows(family, backend, hidden, settings, device) -> list[dict]:
     print(f"speed: {family:<4} {backend:<7} h={hidden:<5} train {rows[-1]['train_tokens_per_s']:.3g} tok/s, "
           f"latency {latency * 1e3:.3g} ms")
     return rows
+
+
+def unavailable(error: Exception) -> str:
+    """Why a backend could not be timed (torch.compile without a working compiler), in one line."""
+    return f"unavailable: {type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}"
 
 
 def _add_ratios(rows):
