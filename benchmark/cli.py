@@ -85,6 +85,8 @@ def _bench_parser(sub) -> None:
                       help="torch intra-op threads for both paths; 0 = torch's default (default: 1)")
     over.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                       help="override a config value, e.g. train.batch_size=32, copy.delay=50")
+    over.add_argument("--data-dir", default=os.environ.get("RNNBENCH_DATA_DIR"),
+                      help="local data sets, for a real-data --task (env RNNBENCH_DATA_DIR)")
     over.set_defaults(func=lambda args: _bench("overhead", args))
 
     back = which.add_parser("backends", help="cudnn vs scratch vs compiled scratch at one size (fastrnns' setting)")

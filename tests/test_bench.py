@@ -188,3 +188,11 @@ def test_bench_plan_times_every_cell_and_profiles_the_largest(capsys):
 def test_bench_plan_needs_a_cell_selection(capsys):
     assert main(["bench", "plan"]) == 2
     assert "--all or --tasks" in capsys.readouterr().err
+
+
+def test_bench_overhead_refuses_what_it_cannot_compare_with_a_message(capsys, monkeypatch, data_dir):
+    monkeypatch.delenv("RNNBENCH_DATA_DIR", raising=False)
+    assert main(["bench", "overhead", "--task", "sentiment", "--steps", "2"]) == 2
+    assert "no data directory set" in capsys.readouterr().err
+    assert main(["bench", "overhead", "--task", "char_lm", "--steps", "2", "--data-dir", str(data_dir)]) == 2
+    assert "automatic-optimisation" in capsys.readouterr().err

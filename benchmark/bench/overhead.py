@@ -69,16 +69,16 @@ def make_cell(task: str, variant: str, hidden: int, steps: int, backend="cudnn",
                 config.build(tasks[task].Settings, raw.get("task"), task), seed=0, profile="bench")
 
 
-def run_cell_timed(cell: Cell, out_dir) -> tuple[float, float, float]:
+def run_cell_timed(cell: Cell, out_dir, data_dir=None) -> tuple[float, float, float]:
     """(a): steady tokens/s, the first step's seconds and the fixed cost of the rest of the cell."""
     from benchmark.runner import run_cell
     from benchmark.store import ResultsStore
     start = time.perf_counter()
-    record = run_cell(cell, out_dir)
+    record = run_cell(cell, out_dir, data_dir)
     ResultsStore(out_dir).append(record)
     wall = time.perf_counter() - start
     if record["status"] != "ok":
-        raise RuntimeError(f"cell {cell.name} {record['status']}: {record.get('error') or record.get('reason')}")
+        raise ConfigError(f"cell {cell.name} {record['status']}: {record.get('error') or record.get('reason')}")
     return record["train_tokens_per_s"], record["warmup_step_s"], wall - record["train_s"]
 
 
@@ -118,10 +118,10 @@ def plain_step(module, train, device):
     return step
 
 
-def run_plain(cell: Cell) -> tuple[float, float]:
+def run_plain(cell: Cell, data_dir=None) -> tuple[float, float]:
     """(b): steady tokens/s and the first step's seconds of a hand-written loop over the same
     module, optimiser, clipping and batches."""
-    module, data, device = plain_module(cell)
+    module, data, device = plain_module(cell, data_dir)
     if not module.automatic_optimization:
         raise ConfigError(f"bench overhead compares automatic-optimisation tasks; {cell.task} steps by hand")
     step_on = plain_step(module, cell.train, device)
@@ -161,13 +161,14 @@ def _sync(device):
         torch.cuda.synchronize(device)
 
 
-def measure(cell: Cell, repeats: int, out_dir, say=print) -> Overhead:
+def measure(cell: Cell, repeats: int, out_dir, data_dir=None, say=print) -> Overhead:
     result = Overhead()
-    run_cell_timed(cell, Path(out_dir) / "warm-up")  # kernels, allocator, lazy imports
-    run_plain(cell)
+    run_plain(cell, data_dir)  # first: it refuses a task it cannot compare before any training
+    run_cell_timed(cell, Path(out_dir) / "warm-up", data_dir)  # kernels, allocator, lazy imports
     for r in range(repeats):
-        tps, first, fixed = run_cell_timed(cell, Path(out_dir) / f"repeat{r + 1}")  # one run folder each, as `run` has
-        plain, plain_first = run_plain(cell)
+        # one run folder each, as `run` has
+        tps, first, fixed = run_cell_timed(cell, Path(out_dir) / f"repeat{r + 1}", data_dir)
+        plain, plain_first = run_plain(cell, data_dir)
         result.cell_tps.append(tps)
         result.cell_first_s.append(first)
         result.cell_fixed_s.append(fixed)
@@ -194,8 +195,12 @@ def main(args) -> int:
           f"batch={t.batch_size} steps={t.max_steps} precision={t.precision} log_every={t.log_every} "
           f"settings={cell.config()['settings']} threads={torch.get_num_threads()} repeats={args.repeats}")
     print(provenance_line())
+    from tasks.sources import DataUnavailable
     with tempfile.TemporaryDirectory(prefix="rnnbench-overhead-") as out:
-        result = measure(cell, args.repeats, out)
+        try:
+            result = measure(cell, args.repeats, out, args.data_dir)
+        except DataUnavailable as e:  # a real-data task with no data directory (RNNBENCH_DATA_DIR)
+            raise ConfigError(str(e)) from None
     cell_tps, plain_tps = statistics.median(result.cell_tps), statistics.median(result.plain_tps)
     print(f"median: cell {cell_tps:,.0f} tok/s, plain {plain_tps:,.0f} tok/s (steps 2..{t.max_steps}); "
           f"first step cell {statistics.median(result.cell_first_s) * 1e3:.0f} ms, plain "
