@@ -111,7 +111,7 @@ def _bench(name: str, args) -> int:
 def cmd_list(args) -> int:
     # Read from source, not imported: importing the tasks loads torch and Lightning (seconds).
     from benchmark.config import profiles
-    from benchmark.variants import BACKEND_NOTES, VARIANTS
+    from benchmark.config import BACKEND_NOTES, VARIANTS
     from tasks import catalog
 
     print("tasks:")

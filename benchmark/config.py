@@ -1,4 +1,6 @@
-"""Configuration: YAML files in configs/, merged into one validated config per cell.
+"""Configuration: the schema of a cell's settings (ModelConfig, TrainConfig) and the YAML
+files in configs/ merged into one validated config per cell. No torch here: `list`, `--help`
+and argument errors need none.
 
 Precedence, lowest first: configs/defaults.yaml, configs/tasks/<task>.yaml, the profile
 (configs/profiles/<profile>.yaml: its top level, then its `tasks.<task>` block), then
@@ -14,12 +16,53 @@ from pathlib import Path
 
 import yaml
 
+from benchmark.errors import ConfigError
+
 CONFIG_DIR = Path(os.environ.get("RNNBENCH_CONFIG_DIR", Path(__file__).resolve().parents[1] / "configs"))
 SECTIONS = ("model", "train", "task")
 
+# The model axis of the matrix by name: a variant is a family and a direction.
+BACKENDS = ("cudnn", "scratch")
+VARIANTS = {
+    "rnn": ("rnn", False), "lstm": ("lstm", False), "gru": ("gru", False),
+    "birnn": ("rnn", True), "bilstm": ("lstm", True), "bigru": ("gru", True),
+}
+BACKEND_NOTES = {
+    "cudnn": "torch.nn.RNN/LSTM/GRU (cuDNN on GPU, fused kernels on CPU)",
+    "scratch": "our cells, written from the equations",
+}
 
-class ConfigError(ValueError):
-    """A bad name or value from the user: reported as one line, exit status 2."""
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """What the matrix varies about a model. Checked on creation so bad values fail before training."""
+
+    variant: str = "lstm"
+    backend: str = "cudnn"
+    hidden: int = 128
+    num_layers: int = 1
+    dropout: float = 0.0
+
+    def __post_init__(self):
+        _check(self.variant in VARIANTS, "model", self.variant, f"one of {', '.join(VARIANTS)}")
+        _check(self.backend in BACKENDS, "backend", self.backend, f"one of {', '.join(BACKENDS)}")
+        _check(isinstance(self.hidden, int) and self.hidden > 0, "model.hidden", self.hidden, "a positive integer")
+        _check(self.num_layers in (1, 2, 3), "model.num_layers", self.num_layers, "1, 2 or 3")
+        _check(isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1, "model.dropout", self.dropout,
+               "a number in [0, 1)")
+
+    @property
+    def family(self) -> str:
+        return VARIANTS[self.variant][0]
+
+    @property
+    def bidirectional(self) -> bool:
+        return VARIANTS[self.variant][1]
+
+
+def _check(ok: bool, what: str, value, allowed: str) -> None:
+    if not ok:
+        raise ConfigError(f"bad {what} {value!r}: expected {allowed}")
 
 
 @dataclass(frozen=True)

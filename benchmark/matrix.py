@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from benchmark import config
 from benchmark.config import ConfigError, TrainConfig
-from benchmark.models import BACKENDS, VARIANTS, ModelConfig
+from benchmark.config import BACKENDS, VARIANTS, ModelConfig
 
 
 @dataclass(frozen=True)

@@ -22,14 +22,12 @@ from torch import nn
 from torchmetrics import MeanMetric, MetricCollection
 
 from benchmark.config import TrainConfig
-from benchmark.models import Encoder, ModelConfig
+from benchmark.errors import NonFiniteLoss
+from benchmark.config import ModelConfig
+from benchmark.models import Encoder
 
 REGISTRY: dict[str, type["TaskModule"]] = {}
 KINDS = ("many-to-one", "many-to-many", "causal")
-
-
-class NonFiniteLoss(FloatingPointError):
-    """Training diverged; the cell is recorded as failed and the matrix goes on."""
 
 
 class TaskModule(L.LightningModule):

@@ -22,15 +22,9 @@ import socket
 from pathlib import Path
 from typing import Callable
 
+from benchmark.errors import DataError, DataUnavailable
+
 HUB_HOST = "huggingface.co"
-
-
-class DataError(ValueError):
-    """Bad or missing input data; the message names the file (and line) and the fix."""
-
-
-class DataUnavailable(RuntimeError):
-    """The data cannot be had here (no network, no local copy): the cell is skipped, not failed."""
 
 
 def data_root(data_dir=None) -> Path | None:

@@ -15,7 +15,7 @@ import torch
 from benchmark.config import ConfigError, TrainConfig
 from benchmark.launchers import run_matrix
 from benchmark.matrix import build_matrix
-from benchmark.models import ModelConfig
+from benchmark.config import ModelConfig
 from tasks import char_lm, word_lm
 from tasks.char_lm import CharLMTask
 from tasks.corpus import EOS, UNK, BpttChunks, batchify, unigram_nats

@@ -7,7 +7,8 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from benchmark.measurements import gradient_flow, memory_span, parameters, speed
 from benchmark.measurements.timing import time_call
-from benchmark.models import Encoder, ModelConfig, encoder_param_count
+from benchmark.config import ModelConfig
+from benchmark.models import Encoder, encoder_param_count
 
 
 # --- gradient flow ----------------------------------------------------------------------

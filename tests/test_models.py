@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from benchmark.config import ConfigError
-from benchmark.models import VARIANTS, Encoder, ModelConfig, encoder_param_count
+from benchmark.config import VARIANTS, ModelConfig
+from benchmark.models import Encoder, encoder_param_count
 from benchmark.models.scratch import from_torch_state, gru_cell
 
 

@@ -121,7 +121,7 @@ def test_capped_evaluation_is_a_fixed_random_sample():
 def test_final_state_ignores_padding(tiny):
     """The logit of a sentence must not change when it is batched with a longer one."""
     data = SentimentTask.datamodule(SentimentSettings(min_freq=1), TrainConfig(batch_size=2), 0, tiny)
-    from benchmark.models import ModelConfig
+    from benchmark.config import ModelConfig
     for backend in ("cudnn", "scratch"):
         module = SentimentTask(SentimentSettings(min_freq=1), ModelConfig("bilstm", backend, hidden=8), TrainConfig(),
                                data).eval()

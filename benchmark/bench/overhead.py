@@ -55,7 +55,7 @@ class Overhead:
 
 def make_cell(task: str, variant: str, hidden: int, steps: int, backend="cudnn", overrides=()) -> Cell:
     """One cell with the repository defaults (configs/defaults.yaml + the task's file), no profile."""
-    from benchmark.models import ModelConfig
+    from benchmark.config import ModelConfig
     from tasks import all_tasks
     tasks = all_tasks()
     if task not in tasks:

@@ -123,7 +123,7 @@ def copy_module(family: str, hidden: int, delay: int, train_cfg: dict | None, se
 
     from benchmark import config
     from benchmark.config import TrainConfig
-    from benchmark.models import ModelConfig
+    from benchmark.config import ModelConfig
     from benchmark.runner import quiet_lightning
     from tasks.copy import CopySettings, CopyTask
 

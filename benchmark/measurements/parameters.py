@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 
 from benchmark.measurements import records
-from benchmark.models import FAMILIES, Encoder, ModelConfig, encoder_param_count
+from benchmark.config import ModelConfig
+from benchmark.models import FAMILIES, Encoder, encoder_param_count
 from benchmark.models.params import GATES
 
 NAME = "parameters"

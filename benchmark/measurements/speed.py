@@ -16,7 +16,8 @@ import torch
 
 from benchmark.measurements import records
 from benchmark.measurements.timing import device_sync, time_call
-from benchmark.models import Encoder, ModelConfig
+from benchmark.config import ModelConfig
+from benchmark.models import Encoder
 from benchmark.models.init import initialise
 from benchmark.models.params import GATES
 from benchmark.models.scratch import CELLS, ScratchRNN

@@ -7,54 +7,19 @@ and final states in torch's layout, so a task never knows which one it got.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from benchmark.config import ModelConfig
 from benchmark.models.init import initialise
 from benchmark.models.params import GATES, encoder_param_count
 from benchmark.models.scratch import ScratchRNN
-from benchmark.variants import BACKENDS, VARIANTS  # the names live torch-free, for `list`
 
 FAMILIES = tuple(GATES)
 _TORCH = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
-__all__ = ["BACKENDS", "FAMILIES", "VARIANTS", "Encoder", "ModelConfig", "encoder_param_count"]
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """What the matrix varies about a model. Checked on creation so bad values fail before training."""
-
-    variant: str = "lstm"
-    backend: str = "cudnn"
-    hidden: int = 128
-    num_layers: int = 1
-    dropout: float = 0.0
-
-    def __post_init__(self):
-        _check(self.variant in VARIANTS, "model", self.variant, f"one of {', '.join(VARIANTS)}")
-        _check(self.backend in BACKENDS, "backend", self.backend, f"one of {', '.join(BACKENDS)}")
-        _check(isinstance(self.hidden, int) and self.hidden > 0, "model.hidden", self.hidden, "a positive integer")
-        _check(self.num_layers in (1, 2, 3), "model.num_layers", self.num_layers, "1, 2 or 3")
-        _check(isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1, "model.dropout", self.dropout,
-               "a number in [0, 1)")
-
-    @property
-    def family(self) -> str:
-        return VARIANTS[self.variant][0]
-
-    @property
-    def bidirectional(self) -> bool:
-        return VARIANTS[self.variant][1]
-
-
-def _check(ok: bool, what: str, value, allowed: str) -> None:
-    if not ok:
-        from benchmark.config import ConfigError
-        raise ConfigError(f"bad {what} {value!r}: expected {allowed}")
+__all__ = ["FAMILIES", "Encoder", "detach_state", "encoder_param_count"]
 
 
 class Encoder(nn.Module):
