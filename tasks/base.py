@@ -21,9 +21,8 @@ from lightning.pytorch.utilities import grad_norm
 from torch import nn
 from torchmetrics import MeanMetric, MetricCollection
 
-from benchmark.config import TrainConfig
+from benchmark.config import ModelConfig, TrainConfig
 from benchmark.errors import NonFiniteLoss
-from benchmark.config import ModelConfig
 from benchmark.models import Encoder
 
 REGISTRY: dict[str, type["TaskModule"]] = {}
