@@ -1,11 +1,20 @@
-"""Command line: a thin entry point. Heavy libraries are imported inside the commands that need them."""
+"""Command line: a thin entry point, the top layer; nothing imports it.
+
+Each command turns its arguments into typed calls of the layers below. Those layers load
+torch and Lightning (seconds), so every command imports them inside its own function:
+`list`, `--help` and argument errors stay fast (under 100 ms). That is the one reason for
+the function-local imports in this file.
+"""
 from __future__ import annotations
 
 import argparse
 import os
 import sys
 
-from benchmark.config import ConfigError
+import tasks
+from benchmark import config
+from benchmark.errors import ConfigError
+from benchmark.measurements import MEASUREMENTS
 
 DEFAULT_SEEDS = 1
 
@@ -87,7 +96,7 @@ def _bench_parser(sub) -> None:
                       help="override a config value, e.g. train.batch_size=32, copy.delay=50")
     over.add_argument("--data-dir", default=os.environ.get("RNNBENCH_DATA_DIR"),
                       help="local data sets, for a real-data --task (env RNNBENCH_DATA_DIR)")
-    over.set_defaults(func=lambda args: _bench("overhead", args))
+    over.set_defaults(func=cmd_bench_overhead)
 
     back = which.add_parser("backends", help="cudnn vs scratch vs compiled scratch at one size (fastrnns' setting)")
     back.add_argument("--family", default="lstm", help="rnn, lstm or gru (default: lstm)")
@@ -95,73 +104,78 @@ def _bench_parser(sub) -> None:
     back.add_argument("--batch", type=int, default=64, help="batch size (default: 64)")
     back.add_argument("--seq", type=int, default=100, help="sequence length (default: 100)")
     back.add_argument("--repeats", type=int, default=10, help="timed repeats, median reported (default: 10)")
-    back.set_defaults(func=lambda args: _bench("backends", args))
+    back.set_defaults(func=cmd_bench_backends)
 
     plan = which.add_parser("plan", help="time a few steps of every cell and extrapolate the matrix's wall time")
     _matrix_arguments(plan)
     plan.add_argument("--steps", type=int, default=6, help="training steps timed per cell (default: 6)")
-    plan.set_defaults(func=lambda args: _bench("plan", args))
+    plan.set_defaults(func=cmd_bench_plan)
 
 
-def _bench(name: str, args) -> int:
-    from importlib import import_module
-    return import_module(f"benchmark.bench.{name}").main(args)
+def cmd_bench_overhead(args) -> int:
+    from benchmark.bench import overhead
+    return overhead.main(args)
+
+
+def cmd_bench_backends(args) -> int:
+    from benchmark.bench import backends
+    return backends.main(args)
+
+
+def cmd_bench_plan(args) -> int:
+    from benchmark.bench import plan
+    return plan.main(build_cells(args), args.steps, args.data_dir)
 
 
 def cmd_list(args) -> int:
-    # Read from source, not imported: importing the tasks loads torch and Lightning (seconds).
-    from benchmark.config import profiles
-    from benchmark.config import BACKEND_NOTES, VARIANTS
-    from tasks import catalog
-
+    # The task catalogue is read from the tasks' source, not imported: importing them loads
+    # torch and Lightning (seconds).
     print("tasks:")
-    for name, task in catalog().items():
+    for name, task in tasks.catalog().items():
         print(f"  {name:<12} {task['kind']:<13} {task['description']}")
     print("models:")
-    for name, (family, bidir) in VARIANTS.items():
+    for name, (family, bidir) in config.VARIANTS.items():
         print(f"  {name:<12} {family}{', bidirectional' if bidir else ''}")
     print("backends:")
-    for name, note in BACKEND_NOTES.items():
+    for name, note in config.BACKEND_NOTES.items():
         print(f"  {name:<12} {note}")
     print("profiles:")
-    for name in profiles():
+    for name in config.profiles():
         print(f"  {name}")
     return 0
 
 
 def build_cells(args) -> list:
-    """The cells `--all`/`--tasks`, `--models`, `--backend`, `--profile` and `--set` select."""
-    from benchmark.matrix import build_matrix
-    from benchmark.models import VARIANTS
+    """The cells `--all`/`--tasks`, `--models`, `--backend`, `--seeds`, `--profile` and `--set` select."""
+    from benchmark.engine import cells
 
-    if args.all:
-        from tasks import all_tasks
-        task_names = list(all_tasks())
-    elif args.tasks:
-        task_names = [args.tasks]
-    else:
+    if not (args.all or args.tasks):
         raise ConfigError("say which tasks: --all or --tasks a,b (see `python -m benchmark list`)")
-    cells = build_matrix(task_names, [args.models or ",".join(VARIANTS)], [args.backend],
-                         getattr(args, "seeds", 1), args.profile, args.set)
     if args.data_dir and not os.path.isdir(args.data_dir):
         raise ConfigError(f"--data-dir {args.data_dir} is not a folder")
-    return cells
+    return cells.build_cells(None if args.all else [args.tasks], [args.models] if args.models else None,
+                             [args.backend], getattr(args, "seeds", 1), args.profile, config.parse_set(args.set))
 
 
 def cmd_run(args) -> int:
+    from benchmark.engine.store import ResultsStore
+    from benchmark.launchers import run_matrix
+    from benchmark.reports.wandb_summary import log_matrix_summary
+
     cells = build_cells(args)
     out = args.out or os.path.join("results", args.profile)
-    from benchmark.launchers import run_matrix
     summary = run_matrix(cells, out, data_dir=args.data_dir, retry_failed=args.retry_failed,
                          launcher=args.launcher, parallel=args.parallel, devices=args.devices,
                          ray_address=args.ray_address, wandb=args.wandb, wandb_project=args.wandb_project)
+    if summary.tracking.enabled:
+        log_matrix_summary(summary.tracking, ResultsStore(out).current())
     return _report_run(out, summary)
 
 
 def _report_run(out, summary) -> int:
-    from benchmark.progress import time_breakdown
-    from benchmark.store import ResultsStore
-    from benchmark.tables import render, summarise
+    from benchmark.engine.progress import time_breakdown
+    from benchmark.engine.store import ResultsStore
+    from benchmark.reports.tables import render, summarise
 
     records = ResultsStore(out).current()
     print()
@@ -179,8 +193,8 @@ def _report_run(out, summary) -> int:
 
 
 def cmd_table(args) -> int:
-    from benchmark.store import ResultsStore
-    from benchmark.tables import render, summarise
+    from benchmark.engine.store import ResultsStore
+    from benchmark.reports.tables import render, summarise
 
     store = ResultsStore(args.dir)
     if not store.path.exists():
@@ -191,8 +205,6 @@ def cmd_table(args) -> int:
 
 def _measurement_parsers(sub) -> None:
     """measure / reproduce / report: the lecture's claims as measured numbers (benchmark.measurements)."""
-    from benchmark.measurements import MEASUREMENTS
-
     def common(p):
         p.add_argument("--profile", default="smoke", help="block of configs/measurements.yaml (default: smoke)")
         p.add_argument("--out", help="run folder (default: results/measurements-<profile>)")
@@ -216,10 +228,12 @@ def _measurement_out(args) -> str:
 
 def cmd_measure(args) -> int:
     from benchmark.measurements import measure
+    from benchmark.reports import plots
     from benchmark.reports.run_note import write_run_note
 
     out = _measurement_out(args)
-    measure(args.what, args.profile, out)
+    result = measure(args.what, args.profile, out)
+    plots.draw(result, os.path.join(out, result["name"]))
     write_run_note(out, args.profile)
     print(f"results: {out}")
     return 0

@@ -126,21 +126,32 @@ def deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
-def parse_overrides(pairs: list[str], task_names: list[str]) -> tuple[dict, dict]:
-    """`--set train.lr=0.01 copy.delay=50` -> ({'train': {'lr': .01}}, {'copy': {'task': {'delay': 50}}})."""
-    common, per_task = {}, {}
+def parse_set(pairs) -> dict:
+    """`--set train.lr=0.01 --set copy.delay=50` -> {'train': {'lr': 0.01}, 'copy': {'delay': 50}}.
+    Values are read as YAML (numbers, booleans, lists); sections are checked by `split_overrides`."""
+    out: dict = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         head, _, rest = key.partition(".")
         if not sep or not rest:
             raise ConfigError(f"bad --set {pair!r}: expected SECTION.KEY=VALUE, e.g. train.lr=0.01 or copy.delay=50")
-        value = yaml.safe_load(raw)
+        _nest(out, [head, *rest.split(".")], yaml.safe_load(raw))
+    return out
+
+
+def split_overrides(overrides: dict, task_names: list[str]) -> tuple[dict, dict]:
+    """{'train': {...}, 'copy': {...}} -> ({'train': {...}}, {'copy': {'task': {...}}}): the model and
+    train sections apply to every task, a task's section to its settings."""
+    common, per_task = {}, {}
+    for head, values in overrides.items():
+        if not isinstance(values, dict):
+            raise ConfigError(f"bad --set {head}={values!r}: expected SECTION.KEY=VALUE, e.g. train.lr=0.01")
         if head in ("model", "train"):
-            _nest(common, [head, *rest.split(".")], value)
+            common[head] = values
         elif head in task_names:
-            _nest(per_task, [head, "task", *rest.split(".")], value)
+            per_task[head] = {"task": values}
         else:
-            raise ConfigError(f"bad --set {pair!r}: {head!r} is not model, train or a task ({', '.join(task_names)})")
+            raise ConfigError(f"bad --set section {head!r}: expected model, train or a task ({', '.join(task_names)})")
     return common, per_task
 
 

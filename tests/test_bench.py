@@ -9,8 +9,8 @@ import torch
 from benchmark import config
 from benchmark.bench.overhead import make_cell, train_batches
 from benchmark.cli import main
-from benchmark.config import ConfigError, TrainConfig
-from benchmark.progress import time_breakdown
+from benchmark.config import ConfigError, TrainConfig, parse_set
+from benchmark.engine.progress import time_breakdown
 
 
 def _modules_after(argv: list[str]) -> set:
@@ -59,7 +59,7 @@ def test_bench_overhead_rejects_bad_arguments(capsys):
 
 def test_plain_loop_draws_the_cells_training_batches():
     from tasks import get_task
-    cell = make_cell("copy", "lstm", 8, 3, overrides=["copy.delay=5", "train.batch_size=4"])
+    cell = make_cell("copy", "lstm", 8, 3, overrides=parse_set(["copy.delay=5", "train.batch_size=4"]))
     data = get_task("copy").datamodule(cell.settings, cell.train, cell.seed, None)
     lightning_batches = iter(data.train_dataloader())
     plain_batches = train_batches(data, torch.device("cpu"))
@@ -75,9 +75,9 @@ def test_compile_flag_is_validated_and_off_by_default():
 
 
 def test_fast_paths_fall_back_on_cpu_and_compile_only_when_asked():
-    from benchmark.runner import fast_paths
+    from benchmark.engine.runner import fast_paths
     from tasks import get_task
-    cell = make_cell("copy", "lstm", 8, 3, backend="scratch", overrides=["copy.delay=5"])
+    cell = make_cell("copy", "lstm", 8, 3, backend="scratch", overrides=parse_set(["copy.delay=5"]))
     task = get_task("copy")
     data = task.datamodule(cell.settings, cell.train, 0, None)
     before = torch.get_float32_matmul_precision()
@@ -94,7 +94,7 @@ def test_fast_paths_fall_back_on_cpu_and_compile_only_when_asked():
 def test_cpu_peak_memory_needs_no_sampling_thread():
     import threading
 
-    from benchmark.throughput import _rss_meter
+    from benchmark.engine.throughput import _rss_meter
     threads = threading.active_count()
     meter = _rss_meter()
     assert threading.active_count() == threads  # the kernel's high-water mark, no sampler
@@ -122,7 +122,7 @@ def test_time_breakdown_names_the_slowest_cells():
 
 _LSTM_STEPS_FAULTS = """
 import resource, sys, torch
-from benchmark.host_memory import retain_freed_memory
+from benchmark.engine.host_memory import retain_freed_memory
 if sys.argv[1] == "retain":
     assert retain_freed_memory()
 torch.set_num_threads(1)
@@ -166,8 +166,8 @@ def test_bench_backends_rejects_an_unknown_family(capsys):
 
 def test_plan_extrapolates_each_cell_from_its_own_schedule():
     from benchmark.bench.plan import Estimate
-    cell = make_cell("copy", "lstm", 8, 1000, overrides=["train.val_every=250", "train.val_batches=4",
-                                                          "train.test_batches=10"])
+    cell = make_cell("copy", "lstm", 8, 1000, overrides=parse_set(["train.val_every=250", "train.val_batches=4",
+                                                                    "train.test_batches=10"]))
     e = Estimate(cell, step_s=0.01, eval_s=0.002, fixed_s=1.5, val_batches=4, test_batches=10)
     assert e.validations == 4
     assert e.total_s == pytest.approx(1.5 + 1000 * 0.01 + (4 * 4 + 10) * 0.002)

@@ -62,7 +62,8 @@ def test_cell_step_reproduces_the_torch_kernel(family):
 
 
 def test_lstm_cell_state_gets_a_gradient_at_every_lag():
-    module = gradient_flow.copy_module("lstm", 8, 5, None, seed=0)
+    cell = gradient_flow.copy_cell("lstm", {"hidden": 8, "train_delay": 5, "train": {}, "seed": 0}, "smoke")
+    module = gradient_flow.initial_module(cell)
     ratios = gradient_flow.copy_ratios(module, lags=15, batch=4, seed=0)
     assert set(ratios) == {"h", "c"} and len(ratios["c"]) == 16
     assert ratios["c"][0] == 1.0 and all(0 < r < math.inf for r in ratios["c"])

@@ -9,7 +9,7 @@ import yaml
 from benchmark.measurements import settings as measurement_settings
 from benchmark.reports import rnn_vs_lstm
 from benchmark.reports.html import write_report
-from benchmark.store import ResultsStore
+from benchmark.engine.store import ResultsStore
 
 TINY = {"smoke": {
     "seed": 0,

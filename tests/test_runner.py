@@ -6,13 +6,14 @@ import pytest
 import torch
 
 from benchmark.launchers import run_matrix
-from benchmark.matrix import build_matrix
-from benchmark.store import ResultsStore
+from benchmark.config import parse_set
+from benchmark.engine.cells import build_cells
+from benchmark.engine.store import ResultsStore
 from conftest import cli, kill_after_records
 from tasks.adding import AddingTask
 from tasks.base import REGISTRY
 
-FAST = ["train.max_steps=8", "adding.length=12", "copy.delay=5"]
+FAST = parse_set(["train.max_steps=8", "adding.length=12", "copy.delay=5"])
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def diverging_task():
 
 
 def test_nan_loss_fails_only_its_cell(tmp_path, diverging_task):
-    cells = build_matrix(["diverging,adding"], ["lstm"], ["cudnn"], 1, "smoke", FAST)
+    cells = build_cells(["diverging,adding"], ["lstm"], ["cudnn"], 1, "smoke", FAST)
     summary = run_matrix(cells, tmp_path, stream=open(os.devnull, "w"))
     records = {r["task"]: r for r in ResultsStore(tmp_path).records()}
     assert records["diverging"]["status"] == "failed"
@@ -69,7 +70,7 @@ def test_resume_after_sigkill(tmp_path):
 
 def _one_cell(overrides):
     from benchmark.bench.overhead import make_cell
-    return make_cell("copy", "lstm", 16, 12, overrides=["copy.delay=5", "train.batch_size=8", *overrides])
+    return make_cell("copy", "lstm", 16, 12, overrides=parse_set(["copy.delay=5", "train.batch_size=8", *overrides]))
 
 
 def test_logged_curves_carry_the_value_of_their_own_step(tmp_path):
@@ -79,7 +80,7 @@ def test_logged_curves_carry_the_value_of_their_own_step(tmp_path):
     import lightning as L
     from lightning.pytorch.utilities import grad_norm
 
-    from benchmark.runner import run_cell
+    from benchmark.engine.runner import run_cell
 
     losses, norms = {}, {}
 
@@ -101,7 +102,7 @@ def test_logged_curves_carry_the_value_of_their_own_step(tmp_path):
 
 
 def test_throughput_is_the_steady_state_after_a_separately_timed_first_step(tmp_path):
-    from benchmark.runner import run_cell
+    from benchmark.engine.runner import run_cell
     record = run_cell(_one_cell([]), tmp_path)
     tokens_per_step = 8 * (5 + 20)
     assert record["train_steps"] == 12 and record["train_tokens"] == 12 * tokens_per_step

@@ -5,11 +5,13 @@ import struct
 
 import pytest
 
-from benchmark import tracking
-from benchmark.launchers import run_matrix
-from benchmark.matrix import build_matrix
+from benchmark.config import parse_set
+from benchmark.engine.cells import build_cells
+from benchmark.engine.store import ResultsStore
+from benchmark.launchers import run_matrix, tracking
+from benchmark.reports.wandb_summary import log_matrix_summary
 
-FAST = ["train.max_steps=6", "train.log_every=2", "adding.length=8", "copy.delay=4", "model.hidden=8"]
+FAST = parse_set(["train.max_steps=6", "train.log_every=2", "adding.length=8", "copy.delay=4", "model.hidden=8"])
 
 
 def wandb_records(path):
@@ -47,9 +49,11 @@ def test_offline_matrix_writes_cell_runs_and_a_summary_run(tmp_path, monkeypatch
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # any network use would fail loudly
     (tmp_path / "plot.png").write_bytes(_tiny_png())
-    cells = build_matrix(["adding"], ["lstm,bigru"], ["cudnn"], 1, "smoke", FAST)
+    cells = build_cells(["adding"], ["lstm,bigru"], ["cudnn"], 1, "smoke", FAST)
     summary = run_matrix(cells, tmp_path, wandb=None, wandb_project="rnnbench-test", stream=open(os.devnull, "w"))
     assert summary.ran == 2 and not summary.failed
+    assert summary.tracking.mode == "offline"
+    log_matrix_summary(summary.tracking, ResultsStore(tmp_path).current())  # as `run` does after the matrix
     runs = [read_run(p) for p in sorted(glob.glob(str(tmp_path / "wandb" / "offline-run-*" / "*.wandb")))]
     assert len(runs) == 3
     cells_runs = {run.display_name: (run, s, h) for run, s, h in runs if run.job_type == "adding"}
@@ -97,8 +101,8 @@ def test_online_without_key_or_server_falls_back_to_offline(monkeypatch, tmp_pat
 def test_disabled_never_imports_wandb(tmp_path):
     import subprocess
     import sys
-    code = ("import sys; from benchmark.launchers import run_matrix; from benchmark.matrix import build_matrix; "
-            f"run_matrix(build_matrix(['adding'], ['rnn'], ['cudnn'], 1, 'smoke', {FAST!r}), {str(tmp_path)!r}); "
+    code = ("import sys; from benchmark.launchers import run_matrix; from benchmark.engine.cells import build_cells; "
+            f"run_matrix(build_cells(['adding'], ['rnn'], ['cudnn'], 1, 'smoke', {FAST!r}), {str(tmp_path)!r}); "
             "print('wandb' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip().splitlines()[-1] == "False", out.stderr

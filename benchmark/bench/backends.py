@@ -9,14 +9,17 @@ median of repeats, with the device synchronised around every timed call. On a GP
 """
 from __future__ import annotations
 
+import torch
+
+from benchmark.bench import provenance_line
+from benchmark.engine.environment import device
+from benchmark.errors import ConfigError
+from benchmark.measurements.speed import measure_point, unavailable
+
 BACKENDS = ("cudnn", "scratch", "compile")
 
 
 def rows(family: str, hidden: int, batch: int, seq: int, repeats: int, seed: int = 0, say=print) -> list[dict]:
-    import torch
-
-    from benchmark.measurements.records import device
-    from benchmark.measurements.speed import measure_point, unavailable
     dev = device()
     settings = {"seed": seed, "batch": batch, "warmup": 3, "repeats": repeats}
     runs = [(b, b, False) for b in BACKENDS] + ([("cudnn+bf16", "cudnn", True)] if dev.type == "cuda" else [])
@@ -44,11 +47,6 @@ def _line(r: dict, ref: dict) -> str:
 
 
 def main(args) -> int:
-    import torch
-
-    from benchmark.bench import provenance_line
-    from benchmark.config import ConfigError
-    from benchmark.measurements.records import device
     if args.family not in ("rnn", "lstm", "gru"):
         raise ConfigError(f"unknown --family {args.family!r}; choose from: rnn, lstm, gru")
     if min(args.hidden, args.batch, args.seq, args.repeats) < 1:

@@ -1,6 +1,6 @@
 """Harness overhead: a matrix cell against a hand-written PyTorch loop, same model, data and steps.
 
-(a) `cell`: `benchmark.runner.run_cell` (the Lightning Trainer with the matrix's callbacks,
+(a) `cell`: `benchmark.engine.runner.run_cell` (the Lightning Trainer with the matrix's callbacks,
     CSV logging, validation and test) and the record appended to a ResultsStore, exactly as
     `run` does it.
 (b) `plain`: the same task module used as a plain nn.Module: `step(batch)`, backward,
@@ -29,10 +29,18 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+from lightning.fabric.utilities.apply_func import move_data_to_device
+
 from benchmark import config
 from benchmark.bench import provenance_line
-from benchmark.config import ConfigError, TrainConfig
-from benchmark.matrix import Cell
+from benchmark.engine.cells import Cell, build_cells
+from benchmark.engine.environment import device, synchronize
+from benchmark.engine.host_memory import retain_freed_memory
+from benchmark.engine.runner import build_module, quiet_lightning, run_cell
+from benchmark.engine.store import ResultsStore
+from benchmark.errors import ConfigError, DataUnavailable
+from tasks.data.synthetic import SPLIT_OFFSET, GeneratedData
 
 
 @dataclass
@@ -53,26 +61,17 @@ class Overhead:
         return statistics.median(c / p for c, p in zip(self.cell_tps, self.plain_tps))
 
 
-def make_cell(task: str, variant: str, hidden: int, steps: int, backend="cudnn", overrides=()) -> Cell:
-    """One cell with the repository defaults (configs/defaults.yaml + the task's file), no profile."""
-    from benchmark.config import ModelConfig
-    from tasks import all_tasks
-    tasks = all_tasks()
-    if task not in tasks:
-        raise ConfigError(f"unknown task {task!r}; choose from: {', '.join(tasks)}")
-    pairs = [f"model.hidden={hidden}", f"train.max_steps={steps}", "train.val_every=0",
-             "train.val_batches=1", "train.test_batches=1", *overrides]
-    common, per_task = config.parse_overrides(pairs, list(tasks))
-    raw = config.resolve(task, {}, common, per_task)
-    model = config.build(ModelConfig, {**raw.get("model", {}), "variant": variant, "backend": backend}, "model")
-    return Cell(task, model, config.build(TrainConfig, raw.get("train"), "train"),
-                config.build(tasks[task].Settings, raw.get("task"), task), seed=0, profile="bench")
+def make_cell(task: str, variant: str, hidden: int, steps: int, backend="cudnn", overrides=None) -> Cell:
+    """One cell with the repository defaults (configs/defaults.yaml + the task's file), no profile;
+    `overrides` ({"train": {...}, "copy": {...}}) apply last."""
+    fixed = {"model": {"hidden": hidden},
+             "train": {"max_steps": steps, "val_every": 0, "val_batches": 1, "test_batches": 1}}
+    (cell,) = build_cells([task], [variant], [backend], 1, None, config.deep_merge(fixed, overrides or {}))
+    return cell
 
 
 def run_cell_timed(cell: Cell, out_dir, data_dir=None) -> tuple[float, float, float]:
     """(a): steady tokens/s, the first step's seconds and the fixed cost of the rest of the cell."""
-    from benchmark.runner import run_cell
-    from benchmark.store import ResultsStore
     start = time.perf_counter()
     record = run_cell(cell, out_dir, data_dir)
     ResultsStore(out_dir).append(record)
@@ -85,26 +84,15 @@ def run_cell_timed(cell: Cell, out_dir, data_dir=None) -> tuple[float, float, fl
 def plain_module(cell: Cell, data_dir=None):
     """The cell's data and task module on the device, built as `run_cell` builds them, for a
     loop without a Trainer. Returns (module, data, device)."""
-    import lightning as L
-    import torch
-
-    from benchmark.host_memory import retain_freed_memory
-    from tasks import get_task
-
     retain_freed_memory()  # as the cell's fast_paths do: both paths run with the same allocator
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    L.seed_everything(cell.seed, workers=True, verbose=False)
-    task_cls = get_task(cell.task)
-    data = task_cls.datamodule(cell.settings, cell.train, cell.seed, data_dir)
-    data.prepare_data()
-    data.setup("fit")
-    return task_cls(cell.settings, cell.model, cell.train, data).to(device).train(), data, device
+    dev = device()
+    data, module = build_module(cell, data_dir)
+    return module.to(dev).train(), data, dev
 
 
 def plain_step(module, train, device):
     """One hand-written training step over `module` as the cell's Trainer takes it: the
     task's loss, Adam with the cell's lr and weight decay, clipping, its precision."""
-    import torch
     opt = torch.optim.Adam(module.parameters(), lr=train.lr, weight_decay=train.weight_decay)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=train.precision == "bf16-mixed")
 
@@ -125,40 +113,30 @@ def run_plain(cell: Cell, data_dir=None) -> tuple[float, float]:
     if not module.automatic_optimization:
         raise ConfigError(f"bench overhead compares automatic-optimisation tasks; {cell.task} steps by hand")
     step_on = plain_step(module, cell.train, device)
-    _sync(device)
+    synchronize(device)
     start = time.perf_counter()
     tokens = 0
     for step, batch in zip(range(cell.train.max_steps), train_batches(data, device)):
         step_on(batch)
         if step == 0:
-            _sync(device)
+            synchronize(device)
             steady = time.perf_counter()
             first_s = steady - start
         else:
             tokens += module.tokens(batch)
-    _sync(device)
+    synchronize(device)
     return tokens / (time.perf_counter() - steady), first_s
 
 
 def train_batches(data, device):
     """The cell's training batches: generated on the device from the same seed, or the task's loader."""
-    import torch
-
-    from tasks.synthetic import SPLIT_OFFSET, GeneratedData
     if isinstance(data, GeneratedData):
         gen = torch.Generator(device=device).manual_seed(data.seed + SPLIT_OFFSET["train"])
         while True:
             yield data.make_batch(data.batch_size, gen, device)
-    from lightning.fabric.utilities.apply_func import move_data_to_device
     while True:
         for batch in data.train_dataloader():
             yield move_data_to_device(batch, device)
-
-
-def _sync(device):
-    import torch
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def measure(cell: Cell, repeats: int, out_dir, data_dir=None, say=print) -> Overhead:
@@ -181,12 +159,9 @@ def measure(cell: Cell, repeats: int, out_dir, data_dir=None, say=print) -> Over
 
 
 def main(args) -> int:
-    import torch
-
-    from benchmark.runner import quiet_lightning
     if args.steps < 2 or args.repeats < 1 or args.threads < 0:
         raise ConfigError("bench overhead needs --steps >= 2, --repeats >= 1 and --threads >= 0")
-    cell = make_cell(args.task, args.model, args.hidden, args.steps, args.backend, args.set)
+    cell = make_cell(args.task, args.model, args.hidden, args.steps, args.backend, config.parse_set(args.set))
     if args.threads:
         torch.set_num_threads(args.threads)
     quiet_lightning()
@@ -195,7 +170,6 @@ def main(args) -> int:
           f"batch={t.batch_size} steps={t.max_steps} precision={t.precision} log_every={t.log_every} "
           f"settings={cell.config()['settings']} threads={torch.get_num_threads()} repeats={args.repeats}")
     print(provenance_line())
-    from tasks.sources import DataUnavailable
     with tempfile.TemporaryDirectory(prefix="rnnbench-overhead-") as out:
         try:
             result = measure(cell, args.repeats, out, args.data_dir)

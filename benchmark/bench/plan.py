@@ -18,7 +18,17 @@ import statistics
 import tempfile
 import time
 
-from benchmark.matrix import Cell
+import torch
+from lightning.fabric.utilities.apply_func import move_data_to_device
+from torch.profiler import ProfilerActivity, profile
+
+from benchmark.bench import provenance_line
+from benchmark.bench.overhead import plain_module, plain_step, train_batches
+from benchmark.engine.cells import Cell
+from benchmark.engine.environment import synchronize
+from benchmark.engine.runner import quiet_lightning, run_cell
+from benchmark.errors import ConfigError
+from tasks.data.synthetic import GeneratedData
 
 
 @dataclasses.dataclass
@@ -55,7 +65,6 @@ def short(cell: Cell, steps: int) -> Cell:
 
 def estimate(cell: Cell, steps: int, data_dir, out_dir) -> Estimate | str:
     """An Estimate, or the reason the cell could not be timed."""
-    from benchmark.runner import run_cell
     record = run_cell(short(cell, steps), out_dir, data_dir)
     if record["status"] != "ok":
         return f"{record['status']}: {record.get('error') or record.get('reason')}"
@@ -66,10 +75,6 @@ def estimate(cell: Cell, steps: int, data_dir, out_dir) -> Estimate | str:
 
 
 def _eval_batch(cell: Cell, data_dir) -> tuple[float, int, int]:
-    import torch
-    from lightning.fabric.utilities.apply_func import move_data_to_device
-
-    from benchmark.bench.overhead import _sync, plain_module
     module, data, device = plain_module(cell, data_dir)
     module.eval()
     batches = iter(data.val_dataloader())
@@ -77,17 +82,16 @@ def _eval_batch(cell: Cell, data_dir) -> tuple[float, int, int]:
     times = []
     with torch.no_grad():
         for _ in range(4):  # the first is a warm-up
-            _sync(device)
+            synchronize(device)
             start = time.perf_counter()
             module.step(batch)
-            _sync(device)
+            synchronize(device)
             times.append(time.perf_counter() - start)
     t = cell.train
     return statistics.median(times[1:]), t.val_batches or _length(data, "val"), t.test_batches or _length(data, "test")
 
 
 def _length(data, split) -> int:
-    from tasks.synthetic import GeneratedData
     if isinstance(data, GeneratedData):
         return data.eval_batches
     return len(getattr(data, f"{split}_dataloader")())
@@ -95,9 +99,6 @@ def _length(data, split) -> int:
 
 def profile_step(cell: Cell, data_dir, steps: int = 3, rows: int = 10) -> str:
     """torch.profiler's operator table for `steps` training steps of `cell` (after one warm-up step)."""
-    from torch.profiler import ProfilerActivity, profile
-
-    from benchmark.bench.overhead import _sync, plain_module, plain_step, train_batches
     module, data, device = plain_module(cell, data_dir)
     step, batches = plain_step(module, cell.train, device), train_batches(data, device)
     step(next(batches))
@@ -106,30 +107,26 @@ def profile_step(cell: Cell, data_dir, steps: int = 3, rows: int = 10) -> str:
     with profile(activities=activities) as prof:
         for _ in range(steps):
             step(next(batches))
-        _sync(device)
+        synchronize(device)
     key = "self_cuda_time_total" if cuda else "self_cpu_time_total"
     return prof.key_averages().table(sort_by=key, row_limit=rows)
 
 
-def main(args) -> int:
-    import torch
-
-    from benchmark.bench import provenance_line
-    from benchmark.cli import build_cells
-    from benchmark.config import ConfigError
-    from benchmark.runner import quiet_lightning
-    if args.steps < 2:
+def main(cells: list[Cell], steps: int, data_dir=None) -> int:
+    """Time `steps` steps of each cell (n/a cells left out), print the extrapolated matrix."""
+    if steps < 2:
         raise ConfigError("bench plan needs --steps >= 2 (the first step is warm-up)")
-    cells = [c for c in build_cells(args) if not c.na_reason]
+    cells = [c for c in cells if not c.na_reason]
     quiet_lightning()
-    print(f"bench plan: profile {args.profile}, {len(cells)} cells (n/a left out), each trained {args.steps} steps "
+    profiles = ", ".join(dict.fromkeys(c.profile for c in cells))
+    print(f"bench plan: profile {profiles}, {len(cells)} cells (n/a left out), each trained {steps} steps "
           f"to time a step, threads={torch.get_num_threads()}")
     print(provenance_line())
     print(f"{'cell':<32} {'steps':>7} {'ms/step':>9} {'eval ms':>8} {'train':>9} {'eval':>8} {'fixed':>7} {'total':>9}")
     estimates = []
     with tempfile.TemporaryDirectory(prefix="rnnbench-plan-") as out:
         for cell in cells:
-            e = estimate(cell, args.steps, args.data_dir, out)
+            e = estimate(cell, steps, data_dir, out)
             if isinstance(e, str):
                 print(f"{cell.name:<32} not timed: {e}")
                 continue
@@ -142,7 +139,7 @@ def main(args) -> int:
     _summary(estimates)
     top = max(estimates, key=lambda e: e.total_s)
     print(f"\nwhat dominates a training step of {top.cell.name} (torch.profiler, 3 steps, self time):")
-    print(profile_step(top.cell, args.data_dir))
+    print(profile_step(top.cell, data_dir))
     return 0
 
 

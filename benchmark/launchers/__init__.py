@@ -10,14 +10,14 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmark import tracking
-from benchmark.config import ConfigError
+from benchmark.engine.cells import Cell
+from benchmark.engine.lock import RunLock
+from benchmark.engine.progress import Progress
+from benchmark.engine.records import FAILED, LOST, SKIPPED, na_record
+from benchmark.engine.store import ResultsStore
+from benchmark.errors import ConfigError
+from benchmark.launchers import local, ray, slurm, tracking
 from benchmark.launchers.worker import Job
-from benchmark.lock import RunLock
-from benchmark.matrix import Cell
-from benchmark.progress import Progress
-from benchmark.runner import na_record
-from benchmark.store import ResultsStore
 
 LAUNCHERS = ("local", "ray", "slurm")
 
@@ -28,6 +28,7 @@ class Summary:
     skipped: int = 0
     failed: list = field(default_factory=list)
     skipped_cells: list = field(default_factory=list)
+    tracking: tracking.Tracking = field(default_factory=tracking.Tracking)  # how cells logged to W&B
 
 
 def run_matrix(cells: list[Cell], out_dir, data_dir=None, retry_failed=False, stream=sys.stdout, *,
@@ -50,16 +51,15 @@ def run_matrix(cells: list[Cell], out_dir, data_dir=None, retry_failed=False, st
                 for c in todo]
         progress = Progress(len(cells), len(todo), stream, parallel=parallel)
         for record in _launch(launcher, jobs, parallel, progress.start, out, devices, ray_address, slurm_cluster):
-            if record["status"] != "lost":
+            if record["status"] != LOST:
                 store.append(record)
                 summary.ran += 1
             progress.finish(record["cell"], record, took=record.get("wall_s"))
-            if record["status"] in ("failed", "lost"):
+            if record["status"] in (FAILED, LOST):
                 summary.failed.append(record)
-            elif record["status"] == "skipped":
+            elif record["status"] == SKIPPED:
                 summary.skipped_cells.append(record)
-        if tracked.enabled:
-            tracking.log_matrix_summary(tracked, store.current(), stream)
+        summary.tracking = tracked  # the W&B summary run is the reports' (benchmark.reports.wandb_summary)
     return summary
 
 
@@ -72,19 +72,14 @@ def _check(launcher, parallel, devices):
     if devices > 1 and parallel > 1 and launcher == "local":
         raise ConfigError("--devices N trains one cell on N devices; combine it with --parallel only on Ray or Slurm")
     if launcher == "ray":  # fail before any work when the optional extra is missing
-        from benchmark.launchers.ray import import_ray
-        import_ray()
+        ray.import_ray()
     elif launcher == "slurm":
-        from benchmark.launchers.slurm import import_submitit
-        import_submitit()
+        slurm.import_submitit()
 
 
 def _launch(launcher, jobs, parallel, on_start, out, devices, ray_address, slurm_cluster):
     if launcher == "ray":
-        from benchmark.launchers import ray
         return ray.launch(jobs, parallel, on_start, address=ray_address, devices=devices)
     if launcher == "slurm":
-        from benchmark.launchers import slurm
         return slurm.launch(jobs, parallel, on_start, out, devices=devices, cluster=slurm_cluster)
-    from benchmark.launchers import local
     return local.launch(jobs, parallel, on_start)

@@ -14,7 +14,10 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 
-from benchmark.launchers.worker import execute, lost_record
+import torch
+
+from benchmark.engine.records import lost_record
+from benchmark.launchers.worker import execute
 
 
 def available_cpus() -> int:
@@ -31,8 +34,6 @@ def launch(jobs, parallel: int, on_start):
 
 
 def _launch_pool(jobs, parallel, on_start):
-    import torch
-
     ctx = mp.get_context("spawn")
     gpus = torch.cuda.device_count()
     threads = None if gpus else max(1, available_cpus() // parallel)
@@ -57,9 +58,9 @@ def _launch_pool(jobs, parallel, on_start):
                         yield future.result()
                     except BrokenProcessPool:  # a worker was killed: every cell in flight is lost
                         broken = True
-                        yield lost_record(job, "its worker process died (killed, or out of host memory)")
+                        yield lost_record(job.cell, "its worker process died (killed, or out of host memory)")
                     except Exception as e:  # noqa: BLE001 - e.g. a record that would not unpickle
-                        yield lost_record(job, f"its worker failed: {type(e).__name__}: {e}")
+                        yield lost_record(job.cell, f"its worker failed: {type(e).__name__}: {e}")
 
 
 def _init_worker(parent_pid: int, gpu_ids) -> None:

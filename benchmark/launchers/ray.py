@@ -12,14 +12,15 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from benchmark.config import ConfigError
+from benchmark.engine.records import lost_record
+from benchmark.errors import ConfigError
 from benchmark.launchers.local import available_cpus
-from benchmark.launchers.worker import execute, lost_record
+from benchmark.launchers.worker import execute
 
 
 def import_ray():
     try:
-        import ray
+        import ray  # the optional extra rnnbench[ray]: imported only when this launcher runs
     except ImportError:
         raise ConfigError("--launcher ray needs Ray: pip install 'rnnbench[ray]'") from None
     return ray
@@ -49,7 +50,7 @@ def launch(jobs, parallel: int, on_start, address: str | None = None, devices: i
                 try:
                     yield ray.get(ref)
                 except ray.exceptions.RayError as e:
-                    yield lost_record(job, f"its Ray task failed: {type(e).__name__}: {str(e).splitlines()[0]}")
+                    yield lost_record(job.cell, f"its Ray task failed: {type(e).__name__}: {str(e).splitlines()[0]}")
     finally:
         if started_here:
             ray.shutdown()

@@ -13,13 +13,14 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from benchmark.config import ConfigError
-from benchmark.launchers.worker import execute, lost_record
+from benchmark.engine.records import lost_record
+from benchmark.errors import ConfigError
+from benchmark.launchers.worker import execute
 
 
 def import_submitit():
     try:
-        import submitit
+        import submitit  # the optional extra rnnbench[slurm]: imported only when this launcher runs
     except ImportError:
         raise ConfigError("--launcher slurm needs submitit: pip install 'rnnbench[slurm]'") from None
     return submitit
@@ -54,5 +55,5 @@ def launch(jobs, parallel: int, on_start, out_dir, devices: int = 1, cluster: st
         try:
             yield handle.result()
         except Exception as e:  # noqa: BLE001 - submitit's FailedJobError / UncompletedJobError (timeout, preempted)
-            yield lost_record(job, f"its Slurm job {handle.job_id} failed: {type(e).__name__}: "
+            yield lost_record(job.cell, f"its Slurm job {handle.job_id} failed: {type(e).__name__}: "
                                    f"{str(e).strip().splitlines()[-1] if str(e).strip() else ''}")

@@ -10,8 +10,13 @@ import os
 import time
 from dataclasses import dataclass
 
-from benchmark.matrix import Cell
-from benchmark.tracking import Tracking
+import torch
+
+from benchmark.engine.cells import Cell
+from benchmark.engine.records import CellRecord
+from benchmark.engine.runner import run_cell
+from benchmark.launchers import tracking
+from benchmark.launchers.tracking import Tracking
 
 
 @dataclass(frozen=True)
@@ -26,12 +31,7 @@ class Job:
     launcher: str = "local"
 
 
-def execute(job: Job) -> dict:
-    import torch
-
-    from benchmark import tracking
-    from benchmark.runner import run_cell
-
+def execute(job: Job) -> CellRecord:
     if job.threads:
         torch.set_num_threads(job.threads)
     loggers, callbacks = [], []
@@ -44,10 +44,3 @@ def execute(job: Job) -> dict:
     if loggers:
         tracking.finish_cell_run(loggers[0], record)
     return record
-
-
-def lost_record(job: Job, why: str) -> dict:
-    """A cell whose worker died before reporting. Never stored: the next run simply runs it again."""
-    from benchmark.runner import base_record
-    return {**base_record(job.cell), "status": "lost",
-            "error": f"{why}; its cell is not recorded and runs again on the next `run`"}

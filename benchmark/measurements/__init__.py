@@ -3,11 +3,16 @@
 Each module has `NAME` and `run(settings, out_dir, profile) -> result`, where `settings` is its
 block of configs/measurements.yaml for the profile. A result is a JSON-ready dict holding the
 measured rows, a unit per quantity, the settings, seed, device and library versions
-(`records.provenance`); `records.write` saves it as JSON + CSV beside its PNG plot.
+(`environment.provenance`); `results.write` saves it as JSON + CSV. Measurements return
+results and never plot: the reports draw them (benchmark/reports/plots.py).
 """
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
+
+from benchmark.measurements import results
+from benchmark.measurements.settings import load
 
 # measure sub-command name -> module in this package
 MEASUREMENTS = {"params": "parameters", "memory-span": "memory_span", "gradient-flow": "gradient_flow",
@@ -15,26 +20,21 @@ MEASUREMENTS = {"params": "parameters", "memory-span": "memory_span", "gradient-
 
 
 def module(name: str):
+    # Imported on use: the modules load torch, and `--help` lists these names without it.
     return importlib.import_module(f"benchmark.measurements.{MEASUREMENTS[name]}")
 
 
 def measure(name: str, profile: str, out_dir, reuse: bool = False) -> dict:
     """Run one measurement into out_dir/<module name>/ (or reuse a finished one with the same settings)."""
-    from pathlib import Path
-
-    from benchmark.measurements import records
-    from benchmark.measurements.settings import load
-
     mod = module(name)
     settings = load(profile, mod.NAME)
     folder = Path(out_dir) / mod.NAME
     if reuse:
-        old = records.read(folder, mod.NAME)
+        old = results.read(folder, mod.NAME)
         if old is not None and old.get("settings") == settings:
             print(f"{name}: reusing {folder / (mod.NAME + '.json')}")
             return old
     print(f"{name}: measuring ({profile} profile) into {folder}")
     result = mod.run(settings, folder, profile)
-    records.write(folder, mod.NAME, result)
-    mod.plot(result, folder)
+    results.write(folder, mod.NAME, result)
     return result

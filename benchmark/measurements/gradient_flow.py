@@ -8,7 +8,9 @@ C_t = f*C_{t-1} + i*C~_t, so dC_t/dC_{t-1} = f (plus the paths through h) and th
 flow unchanged while the forget gate stays near 1 (Hochreiter & Schmidhuber 1997's constant
 error carousel).
 
-We run the model's weights through our scratch cells one step at a time (`cell_step`), keep
+The models are copy-task cells built and trained exactly as matrix cells are
+(`benchmark.engine`): "init" is the cell's module before its first step, "trained" the module
+its cell run fitted. We run the model's weights through our scratch cells one step at a time (`cell_step`), keep
 every state with retain_grad, and backpropagate a
 loss on the final step only (the copy task's last recalled symbol), so every gradient reaching
 h_{T-k} has come through the recurrence. Norms are over the whole batch.
@@ -17,18 +19,24 @@ from __future__ import annotations
 
 import math
 import statistics
+from pathlib import Path
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
-from benchmark.measurements import records
+from benchmark.engine.cells import Cell, build_cells
+from benchmark.engine.environment import device, provenance
+from benchmark.engine.runner import build_module, fit_cell
+from benchmark.engine.store import ResultsStore
 from benchmark.models.scratch import CELLS, from_torch_state
+from tasks.data.synthetic import VOCAB, make_copy_batch
 
 NAME = "gradient_flow"
 THRESHOLDS = (1e-2, 1e-4)
 UNITS = {"ratio": "||dL/ds_{T-k}|| / ||dL/ds_T|| (dimensionless)", "lag": "time steps",
-         "decay_per_step": "fitted factor per step (log-linear fit)"}
+         "decay_per_step": "fitted factor per step (log-linear fit)",
+         "test_recall_acc": "the trained cell's copy recall accuracy (test set, fraction)"}
 
 
 def state_gradient_ratios(step: Callable, state, xs, loss_fn: Callable, names=("h",)) -> dict[str, list[float]]:
@@ -98,10 +106,9 @@ def cell_step(rnn, family: str, batch: int):
 
 def copy_ratios(module, lags: int, batch: int, seed: int) -> dict[str, list[float]]:
     """Gradient ratios of a CopyTask module on a fresh copy sequence at least lags+1 long."""
-    from tasks.copy import VOCAB, make_copy_batch
-    device = next(module.parameters()).device
-    gen = torch.Generator(device=device).manual_seed(seed)
-    x, y = make_copy_batch(batch, lags, gen, device)
+    dev = next(module.parameters()).device
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    x, y = make_copy_batch(batch, lags, gen, dev)
     xs = F.one_hot(x, VOCAB).float().unbind(1)
     family = module.model_cfg.family
     names = ("h", "c") if family == "lstm" else ("h",)
@@ -114,38 +121,40 @@ def copy_ratios(module, lags: int, batch: int, seed: int) -> dict[str, list[floa
     return {name: r[:lags + 1] for name, r in ratios.items()}  # k = 0..K
 
 
-def copy_module(family: str, hidden: int, delay: int, train_cfg: dict | None, seed: int):
-    """A CopyTask module at initialisation, or trained with Lightning when train_cfg is given.
-
-    The matrix keeps no weights, so the trained model is fitted here through the same task
-    module and Trainer a matrix cell uses."""
-    import lightning as L
-
-    from benchmark import config
-    from benchmark.config import TrainConfig
-    from benchmark.config import ModelConfig
-    from benchmark.runner import quiet_lightning
-    from tasks.copy import CopySettings, CopyTask
-
-    L.seed_everything(seed, verbose=False)
-    train = config.build(TrainConfig, train_cfg or {}, "gradient_flow.train")
-    settings = CopySettings(delay=delay)
-    data = CopyTask.datamodule(settings, train, seed, None)
-    module = CopyTask(settings, ModelConfig(variant=family, backend="cudnn", hidden=hidden), train, data)
-    if train_cfg:
-        quiet_lightning()
-        trainer = L.Trainer(accelerator="auto", devices=1, max_steps=train.max_steps, gradient_clip_val=train.grad_clip,
-                            limit_val_batches=0, logger=False, enable_checkpointing=False,
-                            enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
-        trainer.fit(module, datamodule=data)
-    return module.to(records.device()).eval()
+def copy_cell(family: str, settings: dict, profile: str) -> Cell:
+    """The copy-task cell whose model is measured: built like every matrix cell, on the run
+    profile `matrix_profile` (default: the measurement's profile name), with the block's
+    hidden size, delay and training budget. One layer: the measurement reads layer 0."""
+    overrides = {"copy": {"delay": settings["train_delay"]}, "model": {"hidden": settings["hidden"], "num_layers": 1},
+                 "train": settings["train"]}
+    (cell,) = build_cells(["copy"], [family], ["cudnn"], [settings["seed"]], settings.get("matrix_profile", profile),
+                          overrides)
+    return cell
 
 
-def spectral_sweep(settings: dict) -> list[dict]:
+def initial_module(cell: Cell):
+    """The cell's module as its training would start."""
+    _, module = build_module(cell)
+    return module.to(device()).eval()
+
+
+def trained_module(cell: Cell, folder) -> tuple[object, dict]:
+    """(the module after the cell's training, its record): trained by the matrix's cell runner
+    (same Trainer, callbacks and precision), its record kept in <folder>/cells."""
+    run = fit_cell(cell, folder)
+    ResultsStore(folder).append(run.record)
+    if run.record["status"] != "ok":
+        raise RuntimeError(f"gradient flow: training {cell.name} {run.record['status']}: "
+                           f"{run.record.get('error') or run.record.get('reason')}")
+    return run.module.to(device()).eval(), run.record
+
+
+def spectral_sweep(settings: dict, profile: str) -> list[dict]:
     """Vanilla RNN at initialisation with W_hh = rho * (orthogonal): spectral radius exactly rho."""
     rows = []
+    cell = copy_cell("rnn", settings, profile)
     for rho in settings["radii"]:
-        module = copy_module("rnn", settings["hidden"], settings["train_delay"], None, settings["seed"])
+        module = initial_module(cell)
         with torch.no_grad():
             module.encoder.rnn.weight_hh_l0.mul_(rho)
         ratios = copy_ratios(module, settings["lags"], settings["batch"], settings["seed"])["h"]
@@ -157,22 +166,22 @@ def spectral_sweep(settings: dict) -> list[dict]:
 
 def run(settings: dict, out_dir, profile: str) -> dict:
     curves, rows = [], []
+    lag = settings["problem_lag"]
     for family in settings["models"]:
-        for stage, train_cfg in (("init", None), ("trained", settings["train"])):
-            module = copy_module(family, settings["hidden"], settings["train_delay"], train_cfg, settings["seed"])
+        cell = copy_cell(family, settings, profile)
+        trained, record = trained_module(cell, Path(out_dir) / "cells")
+        for stage, module in (("init", initial_module(cell)), ("trained", trained)):
             for state, ratios in copy_ratios(module, settings["lags"], settings["batch"], settings["seed"]).items():
                 summary = summarise(ratios)
                 curves.append({"family": family, "stage": stage, "state": state, "ratios": ratios})
-                rows.append({"family": family, "stage": stage, "state": state, **summary,
-                             f"ratio_at_{settings['problem_lag']}": ratios[min(settings["problem_lag"], len(ratios) - 1)]})
+                row = {"family": family, "stage": stage, "state": state, **summary,
+                       f"ratio_at_{lag}": ratios[min(lag, len(ratios) - 1)]}
+                if stage == "trained":  # whether the model learned its task: its cell's test score
+                    row["test_recall_acc"] = record["metrics"].get("test/recall_acc")
+                rows.append(row)
                 print(f"gradient-flow: {family} {stage} d{state}: decay/step {summary['decay_per_step'] or math.nan:.3g}, "
                       f"below 1e-2 at lag {summary['lag_below_0.01']}")
-    sweep = spectral_sweep(settings)
+    sweep = spectral_sweep(settings, profile)
     return {"name": NAME, "profile": profile, "settings": settings, "units": UNITS, "rows": rows,
-            "curves": curves, "spectral_sweep": sweep, **records.provenance(records.device(), settings["seed"])}
-
-
-def plot(result: dict, folder) -> list:
-    from benchmark.reports import plots
-    return [plots.gradient_flow(result, folder / "gradient_flow.png"),
-            plots.spectral_sweep(result, folder / "spectral_radius.png")]
+            "curves": curves, "spectral_sweep": sweep, "cells_store": str(Path(out_dir) / "cells" / "results.jsonl"),
+            **provenance(device(), settings["seed"])}

@@ -11,9 +11,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmark.measurements import records
+from benchmark.engine.cells import build_cells
+from benchmark.engine.environment import device, provenance
+from benchmark.engine.store import ResultsStore
+from benchmark.launchers import run_matrix
 from benchmark.measurements.parameters import matched_hidden
 from benchmark.models import encoder_param_count
+from tasks.copy import memoryless_loss
+from tasks.data.synthetic import VOCAB
 
 NAME = "memory_span"
 UNITS = {"recall_acc": "fraction of the 10 recalled symbols right (test set)", "delay": "time steps (T)",
@@ -28,7 +33,6 @@ def memory_span(acc_by_delay: dict[int, float], solved_acc: float) -> int:
 
 def variants(settings: dict) -> list[tuple[str, str, int]]:
     """(label, variant, hidden): the models at one hidden size, then the parameter-matched ones."""
-    from tasks.copy import VOCAB
     hidden = settings["hidden"]
     out = [(m, m, hidden) for m in settings["models"]]
     target = encoder_param_count("lstm", VOCAB, hidden)
@@ -39,23 +43,17 @@ def variants(settings: dict) -> list[tuple[str, str, int]]:
 
 def cells(settings: dict, profile: str) -> dict:
     """{cell key: (label, T, cell)} for every model and delay, seeds 0..seeds-1."""
-    from benchmark.matrix import build_matrix
-    train = [f"train.{k}={v}" for k, v in settings["train"].items()]
     profile = settings.get("matrix_profile", profile)  # a measurement block may train on another run profile
     out = {}
     for delay in settings["delays"]:
         for label, variant, hidden in variants(settings):
-            overrides = [f"copy.delay={delay}", f"model.hidden={hidden}", *train]
-            for cell in build_matrix(["copy"], [variant], ["cudnn"], settings["seeds"], profile, overrides):
+            overrides = {"copy": {"delay": delay}, "model": {"hidden": hidden}, "train": settings["train"]}
+            for cell in build_cells(["copy"], [variant], ["cudnn"], settings["seeds"], profile, overrides):
                 out[cell.key] = (label, delay, cell)
     return out
 
 
 def run(settings: dict, out_dir, profile: str) -> dict:
-    from benchmark.launchers import run_matrix
-    from benchmark.store import ResultsStore
-    from tasks.copy import memoryless_loss
-
     store_dir = Path(out_dir) / "cells"
     planned = cells(settings, profile)
     summary = run_matrix([c for _, _, c in planned.values()], store_dir)
@@ -67,7 +65,7 @@ def run(settings: dict, out_dir, profile: str) -> dict:
             ok = [r for r in recs if r and r["status"] == "ok"]
             acc = sum(r["metrics"]["test/recall_acc"] for r in ok) / len(ok) if ok else None
             rows.append({"model": label, "family": variant, "hidden": hidden, "delay": delay,
-                         "params": ok[0]["encoder_params"] if ok else encoder_param_count(variant, 10, hidden),
+                         "params": ok[0]["encoder_params"] if ok else encoder_param_count(variant, VOCAB, hidden),
                          "recall_acc": acc, "test_loss": _mean(r["metrics"].get("test/loss") for r in ok),
                          "memoryless_loss": memoryless_loss(delay), "memoryless_acc": CHANCE, "seeds": len(ok),
                          "status": "ok" if ok else _failure(recs)})
@@ -79,7 +77,7 @@ def run(settings: dict, out_dir, profile: str) -> dict:
                         "best_acc": max((a for a in accs.values() if a is not None), default=None)}
     return {"name": NAME, "profile": profile, "settings": settings, "units": UNITS, "rows": rows, "spans": spans,
             "failed_cells": len(summary.failed), "cells_store": str(store_dir / "results.jsonl"),
-            **records.provenance(records.device(), settings["seed"])}
+            **provenance(device(), settings["seed"])}
 
 
 def _mean(values):
@@ -90,8 +88,3 @@ def _mean(values):
 def _failure(recs) -> str:
     errors = [r.get("error") or r.get("reason") for r in recs if r]
     return f"failed: {errors[-1]}" if errors else "missing"
-
-
-def plot(result: dict, folder) -> list:
-    from benchmark.reports import plots
-    return [plots.memory_span(result, folder / "memory_span.png")]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 
-from benchmark.measurements import records
 from benchmark.config import ModelConfig
+from benchmark.engine.environment import device, provenance
 from benchmark.models import FAMILIES, Encoder, encoder_param_count
 from benchmark.models.params import GATES
 
@@ -47,9 +47,4 @@ def run(settings: dict, out_dir, profile: str) -> dict:
                          "measured_scratch": scratch, "closed_form": encoder_param_count(family, x, hidden),
                          "ratio_to_rnn": cudnn / rnn, "claimed_ratio": GATES[family]})
     return {"name": NAME, "profile": profile, "settings": settings, "units": UNITS, "rows": rows,
-            **records.provenance(records.device(), settings["seed"])}
-
-
-def plot(result: dict, folder) -> list:
-    from benchmark.reports import plots
-    return [plots.parameters(result, folder / "parameters.png")]
+            **provenance(device(), settings["seed"])}

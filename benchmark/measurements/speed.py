@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import torch
 
-from benchmark.measurements import records
-from benchmark.measurements.timing import device_sync, time_call
 from benchmark.config import ModelConfig
+from benchmark.engine import environment
+from benchmark.measurements.timing import device_sync, time_call
 from benchmark.models import Encoder
 from benchmark.models.init import initialise
 from benchmark.models.params import GATES
@@ -122,7 +122,7 @@ def streaming_latency(family, backend, hidden, settings, device) -> float:
 
 
 def run(settings: dict, out_dir, profile: str) -> dict:
-    device = records.device()
+    device = environment.device()
     rows = []
     for backend in settings["backends"]:
         for family in settings["families"]:
@@ -131,7 +131,7 @@ def run(settings: dict, out_dir, profile: str) -> dict:
     _add_ratios(rows)
     return {"name": NAME, "profile": profile, "settings": settings, "units": UNITS, "rows": rows,
             "flops": "train 3 * 2*G*h*(x+h) per token, forward 2*G*h*(x+h); x = h; G = 1, 4, 3",
-            **records.provenance(device, settings["seed"])}
+            **environment.provenance(device, settings["seed"])}
 
 
 def _backend_rows(family, backend, hidden, settings, device) -> list[dict]:
@@ -167,8 +167,3 @@ def _add_ratios(rows):
             r["train_time_vs_rnn"] = r["train_s"] / ref["train_s"]
             r["infer_time_vs_rnn"] = r["infer_s"] / ref["infer_s"]
             r["latency_vs_rnn"] = r["latency_ms"] / ref["latency_ms"]
-
-
-def plot(result: dict, folder) -> list:
-    from benchmark.reports import plots
-    return [plots.speed(result, folder / "speed.png")]

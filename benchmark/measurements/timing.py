@@ -7,10 +7,13 @@ torch.compile tracing) and are not timed. The median resists outliers from other
 """
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 from dataclasses import dataclass
 from typing import Callable
+
+from benchmark.engine.environment import synchronize
 
 
 @dataclass(frozen=True)
@@ -29,10 +32,7 @@ def no_sync() -> None:
 
 
 def device_sync(device) -> Callable[[], None]:
-    if device.type == "cuda":
-        import torch
-        return lambda: torch.cuda.synchronize(device)
-    return no_sync
+    return functools.partial(synchronize, device) if device.type == "cuda" else no_sync
 
 
 def time_call(fn: Callable[[], object], warmup: int = 2, repeats: int = 5, sync: Callable[[], None] = no_sync,

@@ -11,7 +11,8 @@ import html
 import json
 from pathlib import Path
 
-from benchmark.measurements import MEASUREMENTS, module, records
+from benchmark.measurements import MEASUREMENTS, results
+from benchmark.reports import plots
 
 STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:0.85em}th,td{border:1px solid #bbb;padding:4px 6px;
@@ -23,11 +24,10 @@ TITLES = {"parameters": "Parameters", "memory_span": "Memory span (copy task)", 
 
 def redraw_plots(run_dir: Path) -> list[Path]:
     pngs = []
-    for name in MEASUREMENTS:
-        mod = module(name)
-        result = records.read(run_dir / mod.NAME, mod.NAME)
+    for name in MEASUREMENTS.values():  # a measurement's module, folder and file names are one name
+        result = results.read(run_dir / name, name)
         if result is not None:
-            pngs += mod.plot(result, run_dir / mod.NAME)
+            pngs += plots.draw(result, run_dir / name)
     return pngs
 
 
@@ -71,20 +71,19 @@ def write_report(run_dir) -> Path:
         parts.append("<h2>The lecture's table, reproduced</h2>"
                      + table_html(header, [[r[h] for h in header] for r in rows], [r["verdict"] for r in rows]))
     shown = set()
-    for name in MEASUREMENTS:
-        mod = module(name)
-        folder = run_dir / mod.NAME
+    for name in MEASUREMENTS.values():
+        folder = run_dir / name
         if not folder.is_dir():
             continue
-        parts.append(f"<h2>{TITLES.get(mod.NAME, mod.NAME)}</h2>")
+        parts.append(f"<h2>{TITLES.get(name, name)}</h2>")
         for png in sorted(folder.glob("*.png")):
             parts.append(image_html(png))
             shown.add(png)
-        result = records.read(folder, mod.NAME)
+        result = results.read(folder, name)
         if result is not None:
             parts.append(f"<p>Device: {html.escape(str(result.get('device')))}; seed {result.get('seed')}; "
                          f"units: {html.escape(json.dumps(result.get('units', {})))}</p>")
-        csv_path = folder / f"{mod.NAME}.csv"
+        csv_path = folder / f"{name}.csv"
         if csv_path.exists():
             parts.append(f"<details open><summary>{csv_path.name}</summary>{csv_html(csv_path)}</details>")
     extra = [p for p in sorted(run_dir.rglob("*.png")) if p not in shown]

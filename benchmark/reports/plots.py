@@ -136,3 +136,17 @@ def parameters(result: dict, path) -> Path:
     ax.set_title(f"Parameters vs hidden size (input x={result['rows'][0]['input_size']})\n{_subtitle(result)}", fontsize=9)
     ax.legend(fontsize=7)
     return _save(fig, path)
+
+
+# measurement NAME -> its figures: (function, file name) in the measurement's folder
+FIGURES = {
+    "parameters": ((parameters, "parameters.png"),),
+    "memory_span": ((memory_span, "memory_span.png"),),
+    "gradient_flow": ((gradient_flow, "gradient_flow.png"), (spectral_sweep, "spectral_radius.png")),
+    "speed": ((speed, "speed.png"),),
+}
+
+
+def draw(result: dict, folder) -> list[Path]:
+    """Every figure of one measurement's result, saved in `folder`."""
+    return [figure(result, Path(folder) / name) for figure, name in FIGURES[result["name"]]]

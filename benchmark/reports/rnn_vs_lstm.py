@@ -15,8 +15,10 @@ import math
 import statistics
 from pathlib import Path
 
+from benchmark.engine.store import ResultsStore
 from benchmark.measurements import measure
-from benchmark.store import ResultsStore
+from benchmark.reports import plots
+from benchmark.reports.run_note import write_run_note
 
 ORDER = ("params", "speed", "gradient-flow", "memory-span")  # cheapest first
 COLUMNS = ("aspect", "claim (RNN / LSTM)", "measured RNN", "measured LSTM", "measured GRU", "verdict", "evidence")
@@ -263,9 +265,10 @@ def write(rows: list[dict], out_dir, title: str) -> list[Path]:
 
 
 def reproduce(profile: str, out_dir) -> int:
-    from benchmark.reports.run_note import write_run_note
     out = Path(out_dir)
     results = {name: measure(name, profile, out, reuse=True) for name in ORDER}
+    for result in results.values():
+        plots.draw(result, out / result["name"])
     rows = build_table(results, out)
     device = results["speed"]["device"]
     write(rows, out, f"RNN vs LSTM: the lecture's claims measured ({profile} profile; {device})")

@@ -6,11 +6,10 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from benchmark.engine.environment import device, device_name, host, versions
+
 
 def write_run_note(out_dir, profile: str) -> Path:
-    from benchmark.environment import device_name, host, versions
-    from benchmark.measurements.records import device
-
     dev = device()
     argv = [Path(sys.argv[0]).name if sys.argv[0].endswith("__main__.py") else sys.argv[0], *sys.argv[1:]]
     command = "python -m benchmark " + shlex.join(argv[1:]) if argv[0] == "__main__.py" else shlex.join(argv)

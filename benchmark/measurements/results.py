@@ -3,19 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import datetime, timezone
 from pathlib import Path
-
-
-def device():
-    import torch
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def provenance(dev, seed: int) -> dict:
-    from benchmark.environment import device_name, host, versions
-    return {"device": device_name(dev), "accelerator": dev.type, "host": host(), "seed": seed,
-            "versions": versions(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
 def write(folder: Path, name: str, result: dict) -> None:

@@ -12,7 +12,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from benchmark.config import ConfigError
+from benchmark.errors import ConfigError
 
 
 class FolderBusy(ConfigError):

@@ -1,13 +1,33 @@
-"""What produced a result: library versions and the device, stored with every record."""
+"""What produced a result: the device, library versions, host and date, stored with every
+record and every measurement; and the device calls every timer needs."""
 from __future__ import annotations
 
 import platform
 import socket
+from datetime import datetime, timezone
 from importlib import metadata
+
+import torch
+
+
+def device() -> torch.device:
+    """Where measurements and plain loops run: the GPU when there is one (as Lightning's "auto")."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def synchronize(dev) -> None:
+    """Wait for the device's queued work: GPU kernels run asynchronously, so a clock read
+    without this measures the launch, not the work. CPU work is done when a call returns."""
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def provenance(dev, seed: int) -> dict:
+    return {"device": device_name(dev), "accelerator": dev.type, "host": host(), "seed": seed,
+            "versions": versions(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
 def versions() -> dict:
-    import torch
     out = {"python": platform.python_version()}
     for pkg in ("torch", "lightning", "torchmetrics", "datasets", "wandb", "rnnbench"):
         try:
@@ -19,10 +39,9 @@ def versions() -> dict:
     return out
 
 
-def device_name(device) -> str:
-    import torch
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
+def device_name(dev) -> str:
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
     # The CPU model and the vector ISA torch's kernels use: float results (and so trained
     # metrics) can differ between CPUs with different kernels, so a record names both.
     return f"cpu: {_cpu_model()} ({torch.backends.cpu.get_cpu_capability()}), {torch.get_num_threads()} threads"

@@ -23,13 +23,8 @@ import time
 import lightning as L
 import torch
 
-from benchmark.host_memory import release_freed_memory
-
-
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
+from benchmark.engine.environment import synchronize
+from benchmark.engine.host_memory import release_freed_memory
 
 def _rss_bytes() -> int:
     with open("/proc/self/statm") as f:
@@ -116,7 +111,7 @@ class ThroughputMeter(L.Callback):
             self._end = self._now(trainer)  # the last optimiser step
 
     def _now(self, trainer) -> float:
-        _sync(trainer.strategy.root_device)
+        synchronize(trainer.strategy.root_device)
         return time.perf_counter()
 
     def on_validation_start(self, trainer, pl_module):

@@ -4,13 +4,13 @@ Each cell's run carries the cell's resolved config, the per-step curves the task
 already logs (loss, metrics, gradient norm) plus tokens/s per logging interval, and the
 record's numbers as its summary. Runs of one results folder share a `group`; `job_type` is
 the task and the tags are family, direction and backend, so the dashboard can slice the
-matrix the way the tables do. The summary run holds the comparison tables (`wandb.Table`)
-and the plots found in the folder (`wandb.Image`).
+matrix the way the tables do. The summary run, which holds the comparison tables and plots,
+is drawn by the reports (benchmark/reports/wandb_summary.py).
 
 W&B must never prompt or block: the mode is chosen up front (see `resolve_mode`), an
 online mode without a key or without a reachable server turns offline with one warning,
 and offline runs end with the `wandb sync` command that uploads them later. wandb itself is
-imported only when tracking is on.
+imported only when tracking is on (it is slow to import, and only W&B users need it).
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 
 import lightning as L
 
-from benchmark.config import ConfigError
+from benchmark.errors import ConfigError
 
 MODES = ("online", "offline", "disabled")
 DEFAULT_PROJECT = "rnnbench"
@@ -119,15 +119,15 @@ def _group(folder: Path) -> str:
     return group
 
 
-def _settings():
-    import wandb
+def wandb_settings():
+    import wandb  # only W&B users need it, and it is slow to import
     # console off: our progress lines stay ours; init_timeout bounds a slow server.
     return wandb.Settings(console="off", silent=True, init_timeout=30)
 
 
 def cell_logger(tracking: Tracking, cell):
     """A WandbLogger for one cell, its run opened now so that a failing online init falls back to offline."""
-    from lightning.pytorch.loggers import WandbLogger
+    from lightning.pytorch.loggers import WandbLogger  # on use: W&B users only (see wandb_settings)
 
     tracking.wandb_dir.mkdir(parents=True, exist_ok=True)
     model = cell.model
@@ -135,7 +135,7 @@ def cell_logger(tracking: Tracking, cell):
               "family": model.family, "direction": "bi" if model.bidirectional else "uni"}
     options = dict(project=tracking.project, name=cell.name, group=tracking.group, job_type=cell.task,
                    tags=[model.family, "bi" if model.bidirectional else "uni", model.backend],
-                   config=config, save_dir=tracking.folder, settings=_settings())
+                   config=config, save_dir=tracking.folder, settings=wandb_settings())
     logger = _quiet(WandbLogger(mode=tracking.mode, **options))
     try:
         logger.experiment  # noqa: B018 - opens the run
@@ -199,51 +199,3 @@ class StepThroughput(L.Callback):
 
     def on_validation_end(self, trainer, pl_module):
         self.tokens, self.t0 = 0, None
-
-
-def summary_tables(rows: list[dict]) -> dict[str, tuple[list[str], list[list]]]:
-    """{task: (columns, rows)} from `benchmark.tables.summarise` rows: the report's tables, as data."""
-    by_task: dict[str, list[dict]] = {}
-    for row in sorted(rows, key=lambda r: (r["task"], r["backend"], r["model"])):
-        by_task.setdefault(row["task"], []).append(row)
-    out = {}
-    for task, task_rows in by_task.items():
-        metrics = sorted({k for r in task_rows for k in r["metrics"]})
-        columns = ["model", "backend", "status", "seeds", "params", *metrics, *[f"{m} std" for m in metrics],
-                   "tokens_per_s", "peak_mem_mib", "wall_s", "note"]
-        body = [[r["model"], r["backend"], r["status"], r["seeds"], r["params"],
-                 *[r["metrics"].get(m) for m in metrics], *[r["metrics_std"].get(m) for m in metrics],
-                 r["train_tokens_per_s"], r["peak_mem_bytes"] / 2**20 if r["peak_mem_bytes"] is not None else None,
-                 r["wall_s"], r.get("reason") or r.get("error") or ""] for r in task_rows]
-        out[task] = (columns, body)
-    return out
-
-
-def log_matrix_summary(tracking: Tracking, records: list[dict], stream=None) -> None:
-    """The summary run: comparison tables and the folder's plots, so the dashboard shows the report's answers."""
-    import wandb
-
-    from benchmark.tables import summarise
-
-    mode = tracking.mode
-    options = dict(project=tracking.project, group=tracking.group, job_type="summary",
-                   name=f"{tracking.group}/summary", dir=tracking.folder, settings=_settings(),
-                   config={"cells": len(records), "folder": tracking.folder})
-    try:
-        run = wandb.init(mode=mode, **options)
-    except Exception as e:  # noqa: BLE001
-        if mode != "online":
-            raise
-        warn_once(f"W&B online init failed ({type(e).__name__}: {e}); logging offline", stream)
-        mode = "offline"
-        run = wandb.init(mode=mode, **options)
-    payload = {f"table/{task}": wandb.Table(columns=columns, data=body)
-               for task, (columns, body) in summary_tables(summarise(records)).items()}
-    wandb_dir = str(tracking.wandb_dir)
-    for png in sorted(Path(tracking.folder).rglob("*.png")):
-        if not str(png).startswith(wandb_dir):
-            payload[f"plot/{png.relative_to(tracking.folder).with_suffix('')}"] = wandb.Image(str(png))
-    run.log(payload)
-    run.finish()
-    if mode == "offline":
-        print(f"W&B: offline runs in {tracking.wandb_dir}; {sync_hint(tracking)}", file=stream or sys.stdout)

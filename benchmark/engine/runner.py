@@ -1,48 +1,78 @@
-"""One cell: build the task's data and module, train with a Lightning Trainer, measure, record."""
+"""One cell: build the task's data and module, train with a Lightning Trainer, measure, record.
+
+Every model the suite trains goes through `fit_cell` (the matrix's workers, the
+measurements, `bench overhead` and `bench plan`): one Trainer, one set of callbacks, one
+precision policy. `build_module` is the first half of it, for callers that need the module
+as the cell would start training it (gradient flow at initialisation, plain loops).
+"""
 from __future__ import annotations
 
+import gc
+import logging
 import os
 import time
 import traceback
+import warnings
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from benchmark.matrix import Cell
-from tasks.sources import DataUnavailable
+import lightning as L
+import torch
+from lightning.pytorch.loggers import CSVLogger
+
+from benchmark.engine.cells import Cell
+from benchmark.engine.environment import device_name, host, versions
+from benchmark.engine.host_memory import retain_freed_memory
+from benchmark.engine.records import FAILED, OK, SKIPPED, CellRecord, base_record
+from benchmark.engine.throughput import ThroughputMeter
+from benchmark.errors import ConfigError, DataUnavailable, NonFiniteLoss
+from tasks import get_task
 
 
-def base_record(cell: Cell) -> dict:
-    return {"key": cell.key, "cell": cell.name, "group": cell.group, "task": cell.task,
-            "model": cell.model.variant, "family": cell.model.family,
-            "bidirectional": cell.model.bidirectional, "backend": cell.model.backend,
-            "seed": cell.seed, "profile": cell.profile, "config": cell.config()}
+@dataclass
+class CellRun:
+    record: CellRecord
+    module: L.LightningModule | None = None  # the fitted module; None unless the cell trained
 
 
-def na_record(cell: Cell) -> dict:
-    return {**base_record(cell), "status": "n/a", "reason": cell.na_reason}
+def run_cell(cell: Cell, out_dir, data_dir=None, loggers=(), callbacks=(), devices=1) -> CellRecord:
+    """Train and evaluate one cell; its record. Never raises for a failure of the cell itself:
+    the record says `failed` (or `skipped`) with the reason, so the matrix can go on."""
+    return fit_cell(cell, out_dir, data_dir, loggers, callbacks, devices).record
 
 
-def run_cell(cell: Cell, out_dir, data_dir=None, loggers=(), callbacks=(), devices=1) -> dict:
-    """Train and evaluate one cell. Never raises for a failure of the cell itself:
-    the record says `failed` with the error, so the matrix can go on."""
-    record = base_record(cell)
+def fit_cell(cell: Cell, out_dir, data_dir=None, loggers=(), callbacks=(), devices=1) -> CellRun:
+    """`run_cell`, handing back the fitted module too, for a caller that needs its weights."""
+    run = CellRun(base_record(cell))
+    record = run.record
     record["started_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     start = time.perf_counter()
     try:
-        record.update(_train(cell, out_dir, data_dir, loggers, callbacks, devices))
-        record["status"] = "ok"
+        run.module = _train(cell, out_dir, data_dir, loggers, callbacks, devices, record)
+        record["status"] = OK
     except KeyboardInterrupt:
         raise
     except DataUnavailable as e:  # offline, no local copy: nothing is wrong with the cell
-        record.update(status="skipped", reason=str(e))
+        record.update(status=SKIPPED, reason=str(e))
     except Exception as e:  # noqa: BLE001 - a cell's failure must not stop the matrix
-        record.update(status="failed", error=_describe(e), traceback="".join(traceback.format_exception(e)[-6:]))
-    if record["status"] == "failed":
+        record.update(status=FAILED, error=_describe(e), traceback="".join(traceback.format_exception(e)[-6:]))
+    if record["status"] == FAILED:
         # Outside the except block: the traceback's frames (module, trainer, batches) are gone by now,
         # so their device memory can really be returned before the next cell.
         _free_device_memory()
     record["wall_s"] = round(time.perf_counter() - start, 3)
     record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    return record
+    return run
+
+
+def build_module(cell: Cell, data_dir=None):
+    """(data, module) of a cell as it starts training: seeded, data set up, module built (on the CPU)."""
+    L.seed_everything(cell.seed, workers=True, verbose=False)
+    task_cls = get_task(cell.task)
+    data = task_cls.datamodule(cell.settings, cell.train, cell.seed, data_dir)
+    data.prepare_data()
+    data.setup("fit")
+    return data, task_cls(cell.settings, cell.model, cell.train, data)
 
 
 def _describe(error: Exception) -> str:
@@ -53,27 +83,14 @@ def _describe(error: Exception) -> str:
 
 
 def is_out_of_memory(error: BaseException) -> bool:
-    import torch
     return isinstance(error, torch.cuda.OutOfMemoryError) or (
         isinstance(error, RuntimeError) and "out of memory" in str(error).lower())
 
 
-def _train(cell: Cell, out_dir, data_dir, loggers, callbacks=(), devices=1) -> dict:
-    import lightning as L
-    import torch
-    from lightning.pytorch.loggers import CSVLogger
-
-    from benchmark.environment import device_name, host, versions
-    from benchmark.throughput import ThroughputMeter
-    from tasks import get_task
-
+def _train(cell: Cell, out_dir, data_dir, loggers, callbacks, devices, record: CellRecord):
+    """Fit, validate and test the cell, filling `record`; returns the fitted module."""
     quiet_lightning()
-    L.seed_everything(cell.seed, workers=True, verbose=False)
-    task_cls = get_task(cell.task)
-    data = task_cls.datamodule(cell.settings, cell.train, cell.seed, data_dir)
-    data.prepare_data()
-    data.setup("fit")
-    module = task_cls(cell.settings, cell.model, cell.train, data)
+    data, module = build_module(cell, data_dir)
     fast_paths(module, cell.train)
     meter = ThroughputMeter()
     # The config hash keeps apart cells that share a name (e.g. one model at several copy delays).
@@ -97,10 +114,9 @@ def _train(cell: Cell, out_dir, data_dir, loggers, callbacks=(), devices=1) -> d
     metrics.update(_stage_metrics(trainer, "test/"))
     bad = [k for k, v in metrics.items() if v != v or v in (float("inf"), float("-inf"))]
     if bad:
-        from tasks.base import NonFiniteLoss
         raise NonFiniteLoss(f"non-finite {', '.join(bad)} after training; lower train.lr or train.grad_clip")
     device = trainer.strategy.root_device
-    return {
+    record.update({
         "metrics": metrics,
         "baselines": module.baselines(data),
         "params": sum(p.numel() for p in module.parameters() if p.requires_grad),
@@ -119,7 +135,8 @@ def _train(cell: Cell, out_dir, data_dir, loggers, callbacks=(), devices=1) -> d
         "versions": versions(),
         "threads": torch.get_num_threads(),
         "float32_matmul_precision": torch.get_float32_matmul_precision(),
-    }
+    })
+    return module
 
 
 def fast_paths(module, train) -> None:
@@ -132,12 +149,9 @@ def fast_paths(module, train) -> None:
     - `train.compile`: torch.compile the encoder, which fuses the scratch cells' per-step
       gate arithmetic into few kernels; it costs a compile per cell, so it is off by default.
     - bf16 mixed precision is `train.precision: bf16-mixed`, applied by the Trainer.
-    - Host memory: freed blocks stay in the heap (benchmark/host_memory.py), which on the CPU
-      spares each step ~30k page faults.
+    - Host memory: freed blocks stay in the heap (benchmark/engine/host_memory.py), which on
+      the CPU spares each step ~30k page faults.
     """
-    import torch
-
-    from benchmark.host_memory import retain_freed_memory
     retain_freed_memory()
     if torch.cuda.is_available():
         torch.set_float32_matmul_precision("high")
@@ -159,13 +173,10 @@ def device_settings(devices: int) -> dict:
     checks it), and the flag cost ~3% of a CPU LSTM step in its per-op checks (measured); on
     CUDA it would force slower cuDNN/cuBLAS paths.
     """
-    import torch
     if not isinstance(devices, int) or devices < 1:
-        from benchmark.config import ConfigError
         raise ConfigError(f"bad --devices {devices!r}: expected an integer >= 1")
     gpu = torch.cuda.is_available()
     if gpu and devices > torch.cuda.device_count():
-        from benchmark.config import ConfigError
         raise ConfigError(f"--devices {devices} but only {torch.cuda.device_count()} GPU(s) here")
     return {"devices": devices, "strategy": "ddp_spawn" if devices > 1 else "auto"}
 
@@ -176,17 +187,12 @@ def _stage_metrics(trainer, prefix) -> dict:
 
 def quiet_lightning():
     """One line per cell is our progress view; Lightning's per-Trainer banners would bury it."""
-    import logging
-    import warnings
     for name in ("lightning.pytorch", "lightning.fabric", "pytorch_lightning", "lightning_fabric"):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message=".*(does not have many workers|LitLogger|litlogger|treespec).*")
 
 
 def _free_device_memory():
-    import gc
-
-    import torch
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()

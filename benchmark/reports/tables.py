@@ -11,10 +11,12 @@ import json
 import statistics
 from collections import defaultdict
 
+from benchmark.engine.records import CellRecord
+
 FORMATS = ("md", "csv", "latex", "json")
 
 
-def summarise(records: list[dict]) -> list[dict]:
+def summarise(records: list[CellRecord]) -> list[dict]:
     """One row per (task, model, backend, config) group, seeds aggregated."""
     groups = defaultdict(list)
     for r in records:
@@ -22,7 +24,7 @@ def summarise(records: list[dict]) -> list[dict]:
     return [_row(rs) for rs in groups.values()]
 
 
-def _row(records: list[dict]) -> dict:
+def _row(records: list[CellRecord]) -> dict:
     first = records[0]
     ok = [r for r in records if r["status"] == "ok"]
     statuses = {r["status"] for r in records}

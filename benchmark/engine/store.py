@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-DONE = ("ok", "n/a")
+from benchmark.engine.records import FAILED, SKIPPED, CellRecord
 
 
 class ResultsStore:
@@ -22,7 +22,7 @@ class ResultsStore:
         self.folder = Path(folder)
         self.path = self.folder / "results.jsonl"
 
-    def append(self, record: dict) -> None:
+    def append(self, record: CellRecord) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         line = (json.dumps(record, default=str) + "\n").encode()
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
@@ -36,7 +36,7 @@ class ResultsStore:
         finally:
             os.close(fd)
 
-    def records(self, warn=True) -> list[dict]:
+    def records(self, warn=True) -> list[CellRecord]:
         if not self.path.exists():
             return []
         out = []
@@ -54,16 +54,16 @@ class ResultsStore:
                 out.append(record)
         return out
 
-    def latest(self) -> dict[str, dict]:
+    def latest(self) -> dict[str, CellRecord]:
         """Newest record per cell key."""
         return {r["key"]: r for r in self.records()}
 
-    def current(self) -> list[dict]:
+    def current(self) -> list[CellRecord]:
         """The newest record of each cell, in first-seen order: what tables should summarise."""
         return list(self.latest().values())
 
     def todo(self, key: str, latest: dict, retry_failed: bool) -> bool:
         record = latest.get(key)
-        if record is None or record["status"] == "skipped":  # skipped: data may be there now
+        if record is None or record["status"] == SKIPPED:  # skipped: data may be there now
             return True
-        return record["status"] == "failed" and retry_failed
+        return record["status"] == FAILED and retry_failed
