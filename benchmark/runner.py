@@ -6,8 +6,8 @@ import time
 import traceback
 from datetime import datetime, timezone
 
+from benchmark.errors import DataUnavailable
 from benchmark.matrix import Cell
-from tasks.sources import DataUnavailable
 
 
 def base_record(cell: Cell) -> dict:

@@ -12,8 +12,10 @@ import torch
 from benchmark.config import ConfigError, TrainConfig
 from benchmark.launchers import run_matrix
 from benchmark.matrix import build_matrix
-from tasks.forecast import ForecastData, ForecastSettings, OriginalScale, load_series, naive_forecasts, read_series
-from tasks.sources import DataError
+from benchmark.errors import DataError
+from benchmark.metrics import OriginalScale
+from tasks.data.time_series import ForecastData, load_series, read_series
+from tasks.forecast import ForecastSettings, naive_forecasts
 from torchmetrics import MeanSquaredError
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

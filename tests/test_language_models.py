@@ -16,10 +16,11 @@ from benchmark.config import ConfigError, TrainConfig
 from benchmark.launchers import run_matrix
 from benchmark.matrix import build_matrix
 from benchmark.config import ModelConfig
-from tasks import char_lm, word_lm
+from benchmark.errors import DataError, DataUnavailable
 from tasks.char_lm import CharLMTask
-from tasks.corpus import EOS, UNK, BpttChunks, batchify, unigram_nats
-from tasks.sources import DataError, DataUnavailable
+from tasks.data import char_text, word_text
+from tasks.data.corpus import EOS, UNK, BpttChunks, batchify
+from tasks.language_model import unigram_nats
 from tasks.word_lm import WordLMTask
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -244,7 +245,7 @@ def test_hub_offline_skips_the_cell_fast(tmp_path, monkeypatch):
 def test_second_load_comes_from_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("RNNBENCH_CACHE", str(tmp_path))
     calls = {"words": 0, "chars": 0}
-    real_words, real_chars = word_lm.load_local_words, char_lm.load_chars
+    real_words, real_chars = word_text.load_local_words, char_text.load_chars
 
     def count(key, real):
         def wrapped(*a, **kw):
@@ -252,8 +253,8 @@ def test_second_load_comes_from_the_cache(tmp_path, monkeypatch):
             return real(*a, **kw)
         return wrapped
 
-    monkeypatch.setattr(word_lm, "load_local_words", count("words", real_words))
-    monkeypatch.setattr(char_lm, "load_chars", count("chars", real_chars))
+    monkeypatch.setattr(word_text, "load_local_words", count("words", real_words))
+    monkeypatch.setattr(char_text, "load_chars", count("chars", real_chars))
     first = data_for(WordLMTask).corpus
     second = data_for(WordLMTask).corpus
     data_for(CharLMTask), data_for(CharLMTask)

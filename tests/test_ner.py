@@ -11,9 +11,10 @@ import torch
 
 from benchmark.launchers import run_matrix
 from benchmark.matrix import build_matrix
-from tasks.ner import NerSettings, SpanF1, entity_spans, load_ner, read_conll
-from tasks.sources import DataError
-from tasks.token_sequences import IGNORE
+from benchmark.errors import DataError
+from benchmark.metrics import IGNORE, SpanF1, entity_spans
+from tasks.data.conll import load_ner, read_conll
+from tasks.ner import NerSettings
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 needs_data = pytest.mark.skipif(not (DATA / "conll2003").exists(), reason=f"shared data not at {DATA}")

@@ -12,9 +12,10 @@ import torch
 from benchmark.config import ConfigError, TrainConfig
 from benchmark.launchers import run_matrix
 from benchmark.matrix import build_matrix
-from tasks.sentiment import SentimentSettings, SentimentTask, load_sentiment
-from tasks.sources import DataError, DataUnavailable
-from tasks.token_sequences import UNK, BucketBatchSampler, eval_indices
+from benchmark.errors import DataError, DataUnavailable
+from tasks.data.labeled_text import load_sentiment
+from tasks.data.sequences import UNK, BucketBatchSampler, eval_indices
+from tasks.sentiment import SentimentSettings, SentimentTask
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 needs_data = pytest.mark.skipif(not (DATA / "sst2").exists(), reason=f"shared data not at {DATA}")

@@ -144,7 +144,7 @@ def train_batches(data, device):
     """The cell's training batches: generated on the device from the same seed, or the task's loader."""
     import torch
 
-    from tasks.synthetic import SPLIT_OFFSET, GeneratedData
+    from tasks.data.synthetic import SPLIT_OFFSET, GeneratedData
     if isinstance(data, GeneratedData):
         gen = torch.Generator(device=device).manual_seed(data.seed + SPLIT_OFFSET["train"])
         while True:
@@ -195,7 +195,7 @@ def main(args) -> int:
           f"batch={t.batch_size} steps={t.max_steps} precision={t.precision} log_every={t.log_every} "
           f"settings={cell.config()['settings']} threads={torch.get_num_threads()} repeats={args.repeats}")
     print(provenance_line())
-    from tasks.sources import DataUnavailable
+    from benchmark.errors import DataUnavailable
     with tempfile.TemporaryDirectory(prefix="rnnbench-overhead-") as out:
         try:
             result = measure(cell, args.repeats, out, args.data_dir)

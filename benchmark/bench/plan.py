@@ -87,7 +87,7 @@ def _eval_batch(cell: Cell, data_dir) -> tuple[float, int, int]:
 
 
 def _length(data, split) -> int:
-    from tasks.synthetic import GeneratedData
+    from tasks.data.synthetic import GeneratedData
     if isinstance(data, GeneratedData):
         return data.eval_batches
     return len(getattr(data, f"{split}_dataloader")())

@@ -98,7 +98,7 @@ def cell_step(rnn, family: str, batch: int):
 
 def copy_ratios(module, lags: int, batch: int, seed: int) -> dict[str, list[float]]:
     """Gradient ratios of a CopyTask module on a fresh copy sequence at least lags+1 long."""
-    from tasks.copy import VOCAB, make_copy_batch
+    from tasks.data.synthetic import VOCAB, make_copy_batch
     device = next(module.parameters()).device
     gen = torch.Generator(device=device).manual_seed(seed)
     x, y = make_copy_batch(batch, lags, gen, device)

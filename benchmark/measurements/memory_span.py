@@ -28,7 +28,7 @@ def memory_span(acc_by_delay: dict[int, float], solved_acc: float) -> int:
 
 def variants(settings: dict) -> list[tuple[str, str, int]]:
     """(label, variant, hidden): the models at one hidden size, then the parameter-matched ones."""
-    from tasks.copy import VOCAB
+    from tasks.data.synthetic import VOCAB
     hidden = settings["hidden"]
     out = [(m, m, hidden) for m in settings["models"]]
     target = encoder_param_count("lstm", VOCAB, hidden)
