@@ -1,4 +1,5 @@
 """Task registry: every module in this package that subclasses TaskModule adds a task.
+Subpackages hold no tasks: tasks/data/ is the tasks' readers and data modules.
 
 `all_tasks()` imports every task module (and so torch and Lightning, seconds); `catalog()`
 reads the same names, kinds and descriptions from the modules' source without importing
@@ -11,13 +12,14 @@ import importlib
 import pkgutil
 from pathlib import Path
 
-from benchmark.config import ConfigError
+from benchmark.errors import ConfigError
 
 
 def all_tasks() -> dict:
-    from tasks.base import REGISTRY
+    from tasks.base import REGISTRY  # torch and Lightning: only here, not for `catalog()`
     for info in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{info.name}")
+        if not info.ispkg:  # tasks/data/ registers nothing, and the task modules import what they use of it
+            importlib.import_module(f"{__name__}.{info.name}")
     return dict(sorted(REGISTRY.items()))
 
 

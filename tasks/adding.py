@@ -3,18 +3,20 @@
 Each step carries a value drawn uniformly from [0, 1] and a marker; one marker falls in the
 first half of the sequence, one in the second. The target is the sum of the two marked
 values. Always predicting 1 (the mean) scores the variance of the sum, 2/12 = 0.1667.
+
+Data: generated on the training device from the seed (tasks/data/synthetic.py).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MeanSquaredError, MetricCollection
 
+from benchmark.errors import ConfigError
 from tasks.base import TaskModule
-from tasks.synthetic import GeneratedData
+from tasks.data.synthetic import adding_data
 
 PREDICT_ONE_MSE = 2 / 12
 
@@ -25,21 +27,7 @@ class AddingSettings:
 
     def __post_init__(self):
         if self.length < 2:
-            from benchmark.config import ConfigError
             raise ConfigError(f"bad adding.length {self.length}: expected an integer >= 2")
-
-
-def make_adding_batch(batch_size: int, length: int, gen: torch.Generator, device) -> tuple:
-    values = torch.rand(batch_size, length, generator=gen, device=device)
-    half = length // 2
-    first = torch.randint(0, half, (batch_size,), generator=gen, device=device)
-    second = torch.randint(half, length, (batch_size,), generator=gen, device=device)
-    marks = torch.zeros_like(values)
-    rows = torch.arange(batch_size, device=device)
-    marks[rows, first] = 1.0
-    marks[rows, second] = 1.0
-    x = torch.stack([values, marks], dim=-1)
-    return x, (values * marks).sum(1)
 
 
 class AddingTask(TaskModule):
@@ -50,8 +38,7 @@ class AddingTask(TaskModule):
 
     @classmethod
     def datamodule(cls, settings, train, seed, data_dir):
-        make = lambda b, g, d: make_adding_batch(b, settings.length, g, d)  # noqa: E731
-        return GeneratedData(make, train.batch_size, seed, train.val_batches)
+        return adding_data(settings, train, seed)
 
     def build(self, data):
         self.make_encoder(2)

@@ -2,7 +2,8 @@
 
 - `name`, `kind` ("many-to-one", "many-to-many" or "causal": causal tasks emit outputs as
   the sequence streams, so bidirectional variants do not apply) and a `Settings` dataclass;
-- `datamodule(settings, train, seed, data_dir)`: its data, a LightningDataModule;
+- `datamodule(settings, train, seed, data_dir)`: its data, a LightningDataModule, built
+  by a module of tasks/data/ (readers, parsers and data modules live there, apart from the science);
 - `build(data)`: its input layer and head around the shared encoder (`self.encoder`);
 - `step(batch)`: the loss plus (preds, target) for its torchmetrics `make_metrics()`;
 - optionally `baselines(data)` -> {name: {metric: value}}, reference numbers printed as
@@ -139,18 +140,6 @@ class TaskModule(L.LightningModule):
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.train_cfg.lr, weight_decay=self.train_cfg.weight_decay)
-
-
-def loader(dataset, batch_size: int = 1, shuffle: bool = False, seed: int | None = None, **kwargs):
-    """A DataLoader for a real-data task's split: batches in pinned (page-locked) host memory
-    when a GPU is present, so Lightning's copies to it (non_blocking=True for CUDA) overlap
-    with compute; a shuffle seeded from `seed`, so the order follows the cell's seed.
-    Other DataLoader arguments (collate_fn, batch_sampler, drop_last) pass through."""
-    from torch.utils.data import DataLoader
-    if shuffle and seed is not None:
-        kwargs.setdefault("generator", torch.Generator().manual_seed(seed))
-    kwargs.setdefault("pin_memory", torch.cuda.is_available())
-    return DataLoader(dataset, batch_size, shuffle=shuffle, **kwargs)
 
 
 def bits(nats: float) -> float:

@@ -4,23 +4,22 @@ Input: 10 symbols drawn from 8 categories, T-1 blanks, a delimiter, 10 more blan
 (length T + 20). Target: blanks until the delimiter's 10 steps have passed, then the 10
 symbols. A model with no memory can do no better than blanks then a uniform guess:
 10 ln 8 / (T + 20) nats per step, the baseline printed beside the loss.
+
+Data: generated on the training device from the seed (tasks/data/synthetic.py).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
+from benchmark.errors import ConfigError
 from tasks.base import TaskModule
-from tasks.synthetic import GeneratedData
-
-BLANK, DELIM, CATEGORIES, RECALL = 0, 9, 8, 10
-VOCAB = 10  # blank, 8 symbols, delimiter
+from tasks.data.synthetic import CATEGORIES, RECALL, VOCAB, copy_data
 
 
 @dataclass(frozen=True)
@@ -29,18 +28,7 @@ class CopySettings:
 
     def __post_init__(self):
         if self.delay < 1:
-            from benchmark.config import ConfigError
             raise ConfigError(f"bad copy.delay {self.delay}: expected an integer >= 1")
-
-
-def make_copy_batch(batch_size: int, delay: int, gen: torch.Generator, device) -> tuple:
-    symbols = torch.randint(1, CATEGORIES + 1, (batch_size, RECALL), generator=gen, device=device)
-    x = torch.full((batch_size, delay + 2 * RECALL), BLANK, dtype=torch.long, device=device)
-    x[:, :RECALL] = symbols
-    x[:, RECALL + delay - 1] = DELIM
-    y = torch.full_like(x, BLANK)
-    y[:, -RECALL:] = symbols
-    return x, y
 
 
 def memoryless_loss(delay: int) -> float:
@@ -55,8 +43,7 @@ class CopyTask(TaskModule):
 
     @classmethod
     def datamodule(cls, settings, train, seed, data_dir):
-        make = lambda b, g, d: make_copy_batch(b, settings.delay, g, d)  # noqa: E731
-        return GeneratedData(make, train.batch_size, seed, train.val_batches)
+        return copy_data(settings, train, seed)
 
     def build(self, data):
         self.make_encoder(VOCAB)

@@ -2,9 +2,9 @@
 linear decoder over the vocabulary, trained with truncated BPTT.
 
 Truncated BPTT (Williams & Peng 1990; as in Zaremba et al. 2014): each batch is the next
-`bptt` steps of `batch_size` contiguous streams (tasks/corpus.py), the hidden state left by
-one batch starts the next, and it is detached in between so gradients stop at the chunk
-boundary. Lightning 2 dropped `truncated_bptt_steps` (Lightning-AI/pytorch-lightning
+`bptt` steps of `batch_size` contiguous streams (tasks/data/corpus.py), the hidden state
+left by one batch starts the next, and it is detached in between so gradients stop at the
+chunk boundary. Lightning 2 dropped `truncated_bptt_steps` (Lightning-AI/pytorch-lightning
 #16337), so the module optimises manually. Validation and test carry the state across
 chunks too; every stage starts each epoch from a zero state.
 """
@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
-from benchmark.config import ConfigError
+from benchmark.errors import ConfigError
 from benchmark.models import detach_state
 from tasks.base import TaskModule
-from tasks.corpus import unigram_nats
 
 
 @dataclass(frozen=True)
@@ -122,3 +122,11 @@ class LanguageModelTask(TaskModule):
         test loop scores (the first `train.test_batches` chunks, or all)."""
         targets = data.eval_targets("test", self.train_cfg.test_batches)
         return unigram_nats(data.corpus.train, targets, data.vocab_size)
+
+
+def unigram_nats(train: torch.Tensor, targets: torch.Tensor, vocab_size: int) -> float:
+    """Mean -log p(token) under add-one-smoothed unigram frequencies of the training tokens:
+    the score of a model that ignores all context."""
+    counts = torch.bincount(train, minlength=vocab_size).double() + 1.0
+    log_p = counts.log() - counts.sum().log()
+    return float(-log_p[targets.flatten()].mean())

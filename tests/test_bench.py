@@ -104,7 +104,7 @@ def test_cpu_peak_memory_needs_no_sampling_thread():
 
 
 def test_loader_pins_memory_only_with_a_gpu_and_shuffles_by_seed():
-    from tasks.base import loader
+    from tasks.data.loader import loader
     data = list(range(20))
     first = [b.tolist() for b in loader(data, 5, shuffle=True, seed=3)]
     again = [b.tolist() for b in loader(data, 5, shuffle=True, seed=3)]

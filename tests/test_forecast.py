@@ -11,9 +11,11 @@ import torch
 
 from benchmark.config import ConfigError, TrainConfig
 from benchmark.launchers import run_matrix
-from benchmark.matrix import build_matrix
-from tasks.forecast import ForecastData, ForecastSettings, OriginalScale, load_series, naive_forecasts, read_series
-from tasks.sources import DataError
+from benchmark.engine.cells import build_cells
+from benchmark.errors import DataError
+from benchmark.metrics import OriginalScale
+from tasks.data.time_series import ForecastData, load_series, read_series
+from tasks.forecast import ForecastSettings, naive_forecasts
 from torchmetrics import MeanSquaredError
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -117,7 +119,7 @@ def test_bad_settings_fail_at_config_time():
 
 @needs_data
 def test_smoke_cell_end_to_end_beats_persistence(tmp_path):
-    cells = build_matrix(["forecast"], ["lstm"], ["cudnn"], 1, "smoke")
+    cells = build_cells(["forecast"], ["lstm"], ["cudnn"], 1, "smoke")
     summary = run_matrix(cells, tmp_path, data_dir=DATA)
     assert summary.failed == [] and summary.ran == 1
     record = json.loads((tmp_path / "results.jsonl").read_text().splitlines()[-1])

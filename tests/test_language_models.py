@@ -14,12 +14,14 @@ import torch
 
 from benchmark.config import ConfigError, TrainConfig
 from benchmark.launchers import run_matrix
-from benchmark.matrix import build_matrix
+from benchmark.config import parse_set
+from benchmark.engine.cells import build_cells
 from benchmark.config import ModelConfig
-from tasks import char_lm, word_lm
+from benchmark.errors import DataError, DataUnavailable
 from tasks.char_lm import CharLMTask
-from tasks.corpus import EOS, UNK, BpttChunks, batchify, unigram_nats
-from tasks.sources import DataError, DataUnavailable
+from tasks.data import char_text, word_text
+from tasks.data.corpus import EOS, UNK, BpttChunks, batchify
+from tasks.language_model import unigram_nats
 from tasks.word_lm import WordLMTask
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -232,7 +234,7 @@ def test_bad_settings_are_config_errors():
 def test_hub_offline_skips_the_cell_fast(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    cells = build_matrix(["word_lm"], ["lstm"], ["cudnn"], 1, "smoke", ["word_lm.source=hub"])
+    cells = build_cells(["word_lm"], ["lstm"], ["cudnn"], 1, "smoke", parse_set(["word_lm.source=hub"]))
     start = time.perf_counter()
     run_matrix(cells, tmp_path, data_dir=DATA, stream=io.StringIO())
     assert time.perf_counter() - start < 15
@@ -244,7 +246,7 @@ def test_hub_offline_skips_the_cell_fast(tmp_path, monkeypatch):
 def test_second_load_comes_from_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("RNNBENCH_CACHE", str(tmp_path))
     calls = {"words": 0, "chars": 0}
-    real_words, real_chars = word_lm.load_local_words, char_lm.load_chars
+    real_words, real_chars = word_text.load_local_words, char_text.load_chars
 
     def count(key, real):
         def wrapped(*a, **kw):
@@ -252,8 +254,8 @@ def test_second_load_comes_from_the_cache(tmp_path, monkeypatch):
             return real(*a, **kw)
         return wrapped
 
-    monkeypatch.setattr(word_lm, "load_local_words", count("words", real_words))
-    monkeypatch.setattr(char_lm, "load_chars", count("chars", real_chars))
+    monkeypatch.setattr(word_text, "load_local_words", count("words", real_words))
+    monkeypatch.setattr(char_text, "load_chars", count("chars", real_chars))
     first = data_for(WordLMTask).corpus
     second = data_for(WordLMTask).corpus
     data_for(CharLMTask), data_for(CharLMTask)
@@ -266,8 +268,8 @@ def test_second_load_comes_from_the_cache(tmp_path, monkeypatch):
 
 # --- end to end ------------------------------------------------------------------------
 def test_smoke_cells_run_through_the_matrix(tmp_path):
-    cells = build_matrix(["char_lm", "word_lm"], ["lstm", "bilstm"], ["cudnn"], 1, "smoke",
-                         ["train.max_steps=12", "train.val_batches=2", "train.test_batches=2", "model.hidden=16"])
+    cells = build_cells(["char_lm", "word_lm"], ["lstm", "bilstm"], ["cudnn"], 1, "smoke",
+                        parse_set(["train.max_steps=12", "train.val_batches=2", "train.test_batches=2", "model.hidden=16"]))
     summary = run_matrix(cells, tmp_path, data_dir=DATA, stream=io.StringIO())
     assert summary.failed == []
     records = {(r["task"], r["model"]): r for r in map(json.loads, (tmp_path / "results.jsonl").read_text().splitlines())}

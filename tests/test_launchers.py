@@ -13,7 +13,7 @@ from benchmark.engine.cells import build_cells
 from benchmark.engine.store import ResultsStore
 from conftest import cli, kill_after_records
 
-FAST = parse_set(["train.max_steps=6", "train.log_every=2", "adding.length=8", "copy.delay=4", "model.hidden=8"])
+FAST = ["train.max_steps=6", "train.log_every=2", "adding.length=8", "copy.delay=4", "model.hidden=8"]
 QUIET = open(os.devnull, "w")
 
 
@@ -23,7 +23,7 @@ def overlapped(records) -> bool:
 
 
 def test_local_pool_runs_cells_side_by_side_into_one_store(tmp_path):
-    cells = build_cells(["copy,adding"], ["rnn,lstm"], ["cudnn"], 1, "smoke", FAST)
+    cells = build_cells(["copy,adding"], ["rnn,lstm"], ["cudnn"], 1, "smoke", parse_set(FAST))
     summary = run_matrix(cells, tmp_path, parallel=2, stream=QUIET)
     records = ResultsStore(tmp_path).records()
     assert summary.ran == 4 and len({r["key"] for r in records}) == len(records) == 4
@@ -38,7 +38,7 @@ def test_local_pool_runs_cells_side_by_side_into_one_store(tmp_path):
 
 
 def test_missing_extras_say_what_to_install(monkeypatch, tmp_path):
-    cells = build_cells(["adding"], ["rnn"], ["cudnn"], 1, "smoke", FAST)
+    cells = build_cells(["adding"], ["rnn"], ["cudnn"], 1, "smoke", parse_set(FAST))
     for module, launcher in (("ray", "ray"), ("submitit", "slurm")):
         monkeypatch.setitem(sys.modules, module, None)  # import fails as if not installed
         with pytest.raises(ConfigError, match=rf"rnnbench\[{launcher}\]"):
@@ -51,7 +51,7 @@ def test_slurm_jobs_through_submitit(tmp_path):
     from benchmark.launchers.slurm import make_executor
     executor = make_executor(tmp_path, parallel=3, cluster="local")
     assert executor.cluster == "local" and executor._executor.parameters["timeout_min"] == 240
-    cells = build_cells(["adding"], ["rnn,gru"], ["cudnn"], 1, "smoke", FAST)
+    cells = build_cells(["adding"], ["rnn,gru"], ["cudnn"], 1, "smoke", parse_set(FAST))
     summary = run_matrix(cells, tmp_path, launcher="slurm", slurm_cluster="debug", stream=QUIET)
     records = ResultsStore(tmp_path).records()
     assert summary.ran == 2 and {r["status"] for r in records} == {"ok"}
@@ -61,7 +61,7 @@ def test_slurm_jobs_through_submitit(tmp_path):
 @pytest.mark.slow
 def test_ray_runs_four_cells_two_at_a_time_into_one_store(tmp_path):
     pytest.importorskip("ray")
-    cells = build_cells(["copy,adding"], ["rnn,lstm"], ["cudnn"], 1, "smoke", FAST)
+    cells = build_cells(["copy,adding"], ["rnn,lstm"], ["cudnn"], 1, "smoke", parse_set(FAST))
     summary = run_matrix(cells, tmp_path, launcher="ray", parallel=2, stream=QUIET)
     records = ResultsStore(tmp_path).records()
     assert summary.ran == 4 and len({r["key"] for r in records}) == len(records) == 4

@@ -72,14 +72,14 @@ def test_lstm_cell_state_gets_a_gradient_at_every_lag():
 # --- memory span ------------------------------------------------------------------------
 def _recall_accuracy(predict, delay, seed=0):
     """Accuracy of predict(x) -> (B, 10) symbols, scored like the copy task's test metric."""
-    from tasks.copy import CATEGORIES, RECALL, make_copy_batch
+    from tasks.data.synthetic import CATEGORIES, RECALL, make_copy_batch
     x, y = make_copy_batch(256, delay, torch.Generator().manual_seed(seed), "cpu")
     metric = MulticlassAccuracy(CATEGORIES + 1, average="micro")
     return float(metric(predict(x), y[:, -RECALL:]))
 
 
 def test_memory_span_of_a_perfect_and_a_memoryless_model():
-    from tasks.copy import RECALL
+    from tasks.data.synthetic import RECALL
     delays = [5, 10, 100, 1000]
     perfect = lambda x: x[:, :RECALL]  # noqa: E731 - reads the symbols back
     memoryless = lambda x: torch.ones(x.size(0), RECALL, dtype=torch.long)  # noqa: E731 - always symbol 1

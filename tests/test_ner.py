@@ -10,10 +10,11 @@ import pytest
 import torch
 
 from benchmark.launchers import run_matrix
-from benchmark.matrix import build_matrix
-from tasks.ner import NerSettings, SpanF1, entity_spans, load_ner, read_conll
-from tasks.sources import DataError
-from tasks.token_sequences import IGNORE
+from benchmark.engine.cells import build_cells
+from benchmark.errors import DataError
+from benchmark.metrics import IGNORE, SpanF1, entity_spans
+from tasks.data.conll import load_ner, read_conll
+from tasks.ner import NerSettings
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 needs_data = pytest.mark.skipif(not (DATA / "conll2003").exists(), reason=f"shared data not at {DATA}")
@@ -149,7 +150,7 @@ def test_bad_encoding_names_the_line(tiny):
 
 @needs_data
 def test_smoke_cell_end_to_end(tmp_path):
-    cells = build_matrix(["ner"], ["bilstm"], ["cudnn"], 1, "smoke")
+    cells = build_cells(["ner"], ["bilstm"], ["cudnn"], 1, "smoke")
     summary = run_matrix(cells, tmp_path, data_dir=DATA)
     assert summary.failed == [] and summary.ran == 1
     record = json.loads((tmp_path / "results.jsonl").read_text().splitlines()[-1])

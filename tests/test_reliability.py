@@ -15,7 +15,7 @@ from benchmark.engine.store import ResultsStore
 from conftest import cli, kill_after_records
 from tasks.adding import AddingTask
 
-FAST = parse_set(["train.max_steps=6", "train.log_every=2", "adding.length=8", "copy.delay=4", "model.hidden=8"])
+FAST = ["train.max_steps=6", "train.log_every=2", "adding.length=8", "copy.delay=4", "model.hidden=8"]
 QUIET = open(os.devnull, "w")
 
 
@@ -47,7 +47,7 @@ def test_sigkill_of_a_parallel_run_then_resume(tmp_path):
 
 
 def test_torn_record_is_reported_and_its_cell_runs_again(tmp_path):
-    cells = build_cells(["adding"], ["rnn,lstm"], ["cudnn"], 1, "smoke", FAST)
+    cells = build_cells(["adding"], ["rnn,lstm"], ["cudnn"], 1, "smoke", parse_set(FAST))
     run_matrix(cells, tmp_path, stream=QUIET)
     path = tmp_path / "results.jsonl"
     lines = path.read_text().splitlines()
@@ -76,7 +76,7 @@ def test_a_faulty_cell_fails_alone(tmp_path, monkeypatch, fault):
         return original(self, batch)
 
     monkeypatch.setattr(AddingTask, "step", step)
-    cells = build_cells(["adding"], ["rnn,lstm"], ["cudnn"], 1, "smoke", FAST)
+    cells = build_cells(["adding"], ["rnn,lstm"], ["cudnn"], 1, "smoke", parse_set(FAST))
     summary = run_matrix(cells, tmp_path, stream=QUIET)
     records = {r["model"]: r for r in ResultsStore(tmp_path).current()}
     assert records["lstm"]["status"] == "ok"  # the next cell ran
@@ -88,11 +88,11 @@ def test_a_faulty_cell_fails_alone(tmp_path, monkeypatch, fault):
 
 
 def test_same_cell_and_seed_give_the_same_metrics(tmp_path):
-    (cell,) = build_cells(["adding"], ["gru"], ["cudnn"], 1, "smoke", FAST)
+    (cell,) = build_cells(["adding"], ["gru"], ["cudnn"], 1, "smoke", parse_set(FAST))
     first, second = (run_cell(cell, tmp_path / str(i)) for i in range(2))
     assert first["status"] == second["status"] == "ok"
     assert first["metrics"] == second["metrics"] and first["grad_norm"] == second["grad_norm"]
-    (other,) = build_cells(["adding"], ["gru"], ["cudnn"], 2, "smoke", FAST)[1:]
+    (other,) = build_cells(["adding"], ["gru"], ["cudnn"], 2, "smoke", parse_set(FAST))[1:]
     assert run_cell(other, tmp_path / "2")["metrics"] != first["metrics"]  # the seed does matter
 
 

@@ -13,7 +13,7 @@ from conftest import cli, kill_after_records
 from tasks.adding import AddingTask
 from tasks.base import REGISTRY
 
-FAST = parse_set(["train.max_steps=8", "adding.length=12", "copy.delay=5"])
+FAST = ["train.max_steps=8", "adding.length=12", "copy.delay=5"]
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def diverging_task():
 
 
 def test_nan_loss_fails_only_its_cell(tmp_path, diverging_task):
-    cells = build_cells(["diverging,adding"], ["lstm"], ["cudnn"], 1, "smoke", FAST)
+    cells = build_cells(["diverging,adding"], ["lstm"], ["cudnn"], 1, "smoke", parse_set(FAST))
     summary = run_matrix(cells, tmp_path, stream=open(os.devnull, "w"))
     records = {r["task"]: r for r in ResultsStore(tmp_path).records()}
     assert records["diverging"]["status"] == "failed"

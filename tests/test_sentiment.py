@@ -11,10 +11,11 @@ import torch
 
 from benchmark.config import ConfigError, TrainConfig
 from benchmark.launchers import run_matrix
-from benchmark.matrix import build_matrix
-from tasks.sentiment import SentimentSettings, SentimentTask, load_sentiment
-from tasks.sources import DataError, DataUnavailable
-from tasks.token_sequences import UNK, BucketBatchSampler, eval_indices
+from benchmark.engine.cells import build_cells
+from benchmark.errors import DataError, DataUnavailable
+from tasks.data.labeled_text import load_sentiment
+from tasks.data.sequences import UNK, BucketBatchSampler, eval_indices
+from tasks.sentiment import SentimentSettings, SentimentTask
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 needs_data = pytest.mark.skipif(not (DATA / "sst2").exists(), reason=f"shared data not at {DATA}")
@@ -137,7 +138,7 @@ def test_final_state_ignores_padding(tiny):
 
 @needs_data
 def test_smoke_cell_end_to_end(tmp_path):
-    cells = build_matrix(["sentiment"], ["bilstm"], ["cudnn"], 1, "smoke")
+    cells = build_cells(["sentiment"], ["bilstm"], ["cudnn"], 1, "smoke")
     summary = run_matrix(cells, tmp_path, data_dir=DATA)
     assert summary.failed == [] and summary.ran == 1
     record = json.loads((tmp_path / "results.jsonl").read_text().splitlines()[-1])

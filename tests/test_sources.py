@@ -1,8 +1,9 @@
 """Data sources: where files are looked for, what the user is told, and the processed-data cache."""
 import pytest
 
-from tasks import sources
-from tasks.sources import DataUnavailable, cached, local_file
+from benchmark.errors import DataUnavailable
+from tasks.data import sources
+from tasks.data.sources import cached, local_file
 
 
 def test_relative_paths_resolve_under_the_data_dir(tmp_path):
@@ -54,10 +55,10 @@ def test_unreachable_hub_skips_fast_without_offline_variables():
     import sys
     import time
 
-    from tasks.sources import hub_reachable
+    from tasks.data.sources import hub_reachable
     if hub_reachable():
         pytest.skip("the hub is reachable here")
-    code = ("from tasks.sources import load_hub, DataUnavailable\n"
+    code = ("from benchmark.errors import DataUnavailable\nfrom tasks.data.sources import load_hub\n"
             "try:\n    load_hub('Salesforce/wikitext', 'wikitext-2-v1', 'word_lm', 'use local files')\n"
             "except DataUnavailable as e:\n    print('skipped:', e)\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}

@@ -3,8 +3,9 @@ import math
 
 import torch
 
-from tasks.adding import PREDICT_ONE_MSE, make_adding_batch
-from tasks.copy import BLANK, DELIM, RECALL, make_copy_batch, memoryless_loss
+from tasks.adding import PREDICT_ONE_MSE
+from tasks.copy import memoryless_loss
+from tasks.data.synthetic import BLANK, DELIM, RECALL, make_adding_batch, make_copy_batch
 
 
 def _gen(seed):

@@ -11,7 +11,7 @@ from benchmark.engine.store import ResultsStore
 from benchmark.launchers import run_matrix, tracking
 from benchmark.reports.wandb_summary import log_matrix_summary
 
-FAST = parse_set(["train.max_steps=6", "train.log_every=2", "adding.length=8", "copy.delay=4", "model.hidden=8"])
+FAST = ["train.max_steps=6", "train.log_every=2", "adding.length=8", "copy.delay=4", "model.hidden=8"]
 
 
 def wandb_records(path):
@@ -49,7 +49,7 @@ def test_offline_matrix_writes_cell_runs_and_a_summary_run(tmp_path, monkeypatch
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # any network use would fail loudly
     (tmp_path / "plot.png").write_bytes(_tiny_png())
-    cells = build_cells(["adding"], ["lstm,bigru"], ["cudnn"], 1, "smoke", FAST)
+    cells = build_cells(["adding"], ["lstm,bigru"], ["cudnn"], 1, "smoke", parse_set(FAST))
     summary = run_matrix(cells, tmp_path, wandb=None, wandb_project="rnnbench-test", stream=open(os.devnull, "w"))
     assert summary.ran == 2 and not summary.failed
     assert summary.tracking.mode == "offline"
@@ -102,7 +102,7 @@ def test_disabled_never_imports_wandb(tmp_path):
     import subprocess
     import sys
     code = ("import sys; from benchmark.launchers import run_matrix; from benchmark.engine.cells import build_cells; "
-            f"run_matrix(build_cells(['adding'], ['rnn'], ['cudnn'], 1, 'smoke', {FAST!r}), {str(tmp_path)!r}); "
+            f"run_matrix(build_cells(['adding'], ['rnn'], ['cudnn'], 1, 'smoke', {parse_set(FAST)!r}), {str(tmp_path)!r}); "
             "print('wandb' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip().splitlines()[-1] == "False", out.stderr

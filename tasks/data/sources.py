@@ -9,7 +9,8 @@
 - Problems with a file (missing column, bad value, empty split, bad encoding) raise
   DataError naming the file and line.
 - Processed tensors are cached under RNNBENCH_CACHE (default ~/.cache/rnnbench), keyed by
-  the source files (path, size, mtime), the settings that shaped them and the loaders' code.
+  the source files (path, size, mtime), the settings that shaped them and the loaders' code
+  (the modules of this package, tasks/data/).
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ import os
 import socket
 from pathlib import Path
 from typing import Callable
+
+import torch
 
 from benchmark.errors import DataError, DataUnavailable
 
@@ -74,7 +77,7 @@ def load_hub(repo: str, config: str | None, task: str, local_hint: str):
     """`datasets.load_dataset(repo, config)`, or DataUnavailable at once when offline.
 
     A dataset already in the local `datasets` cache still loads offline."""
-    import datasets
+    import datasets  # seconds to import, and only hub sources need it: imported when one is asked for
 
     if not hub_reachable():
         try:
@@ -92,8 +95,9 @@ def load_hub(repo: str, config: str | None, task: str, local_hint: str):
 
 @functools.cache
 def _loader_code() -> str:
-    """Hash of the task package's source: changing a loader must not serve stale tensors.
-    Read once per process: the source does not change under a running matrix."""
+    """Hash of the loaders' source, every module of tasks/data/ (this file's folder): changing
+    a loader must not serve stale tensors. Read once per process: the source does not change
+    under a running matrix."""
     digest = hashlib.sha1()
     for path in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(path.read_bytes())
@@ -105,7 +109,7 @@ def _offline(datasets):
     """Offline mode for a load that may only use the local cache. The libraries read
     HF_HUB_OFFLINE once, at import: setting the variable now would be ignored and the load
     would retry the network for ~20 s, so flip the flags they consult instead."""
-    import huggingface_hub.constants as hub
+    import huggingface_hub.constants as hub  # comes with `datasets`: imported with it, for hub loads only
     saved = hub.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE, datasets.config.HF_DATASETS_OFFLINE
     hub.HF_HUB_OFFLINE = datasets.config.HF_HUB_OFFLINE = datasets.config.HF_DATASETS_OFFLINE = True
     try:
@@ -120,8 +124,6 @@ def cache_root() -> Path:
 
 def cached(name: str, files: list[Path], settings: dict, build: Callable[[], object]):
     """Load a processed object from the cache, or build and store it (atomically)."""
-    import torch
-
     stamp = [(str(Path(f).resolve()), Path(f).stat().st_size, Path(f).stat().st_mtime_ns) for f in files]
     key = hashlib.sha1(json.dumps([name, stamp, settings, _loader_code()], sort_keys=True,
                                   default=str).encode()).hexdigest()[:16]

@@ -20,10 +20,10 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import Dataset, Sampler
 
-from tasks.base import loader
+from benchmark.metrics import IGNORE
+from tasks.data.loader import loader
 
 PAD, UNK = "<pad>", "<unk>"
-IGNORE = -100  # target id of padded steps: cross_entropy's default ignore_index
 
 
 @dataclass

@@ -9,7 +9,8 @@ the batches truncated BPTT reads.
   chunk i+1 of a row continues chunk i, so a hidden state carried from one batch to the
   next has read exactly the text that precedes the new chunk.
 - `BpttChunks` cuts those streams into (input, next-token target) chunks of `bptt` steps.
-- `LanguageModelData` is the LightningDataModule both LM tasks share.
+- `LanguageModelData` is the LightningDataModule both LM tasks share; char_text.py and
+  word_text.py read their files into a Corpus.
 """
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ import lightning as L
 import torch
 from torch.utils.data import Dataset
 
-from tasks.base import loader
-from tasks.sources import DataError
+from benchmark.errors import DataError
+from tasks.data.loader import loader
 
 EOS, UNK = "<eos>", "<unk>"
 SPLITS = ("train", "val", "test")
@@ -95,14 +96,6 @@ class BpttChunks(Dataset):
         start = i * self.bptt
         length = min(self.bptt, self.streams.size(1) - 1 - start)
         return self.streams[:, start:start + length], self.streams[:, start + 1:start + 1 + length]
-
-
-def unigram_nats(train: torch.Tensor, targets: torch.Tensor, vocab_size: int) -> float:
-    """Mean -log p(token) under add-one-smoothed unigram frequencies of the training tokens:
-    the score of a model that ignores all context."""
-    counts = torch.bincount(train, minlength=vocab_size).double() + 1.0
-    log_p = counts.log() - counts.sum().log()
-    return float(-log_p[targets.flatten()].mean())
 
 
 class LanguageModelData(L.LightningDataModule):

@@ -1,0 +1,116 @@
+"""Data for synthetic tasks, generated on the training device from a seed.
+
+No disk and no host round trip: each split has its own generator on the device, seeded
+from the cell's seed, so the same seed gives the same batches on the same device.
+Training draws fresh sequences every step; validation and test are fixed sets.
+
+- `make_copy_batch`: copy memory (tasks/copy.py says what is asked of the model);
+- `make_adding_batch`: the adding problem (tasks/adding.py).
+
+A data module holds its batch maker as a `functools.partial` over a module-level function,
+not a local lambda: multi-process DDP pickles the data module, and a lambda cannot be pickled.
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+from typing import Callable
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, IterableDataset
+
+SPLIT_OFFSET = {"train": 0, "val": 1_000_003, "test": 2_000_003}
+
+BLANK, DELIM, CATEGORIES, RECALL = 0, 9, 8, 10
+VOCAB = 10  # blank, 8 symbols, delimiter
+
+
+class _Stream(IterableDataset):
+    def __init__(self, make_batch, batch_size, seed, batches, device_fn):
+        self.make_batch, self.batch_size, self.seed = make_batch, batch_size, seed
+        self.batches, self.device_fn = batches, device_fn
+
+    def __iter__(self):
+        device = self.device_fn()
+        gen = torch.Generator(device=device).manual_seed(self.seed)
+        steps = itertools.count() if self.batches is None else range(self.batches)
+        for _ in steps:
+            yield self.make_batch(self.batch_size, gen, device)
+
+
+class GeneratedData(L.LightningDataModule):
+    """make_batch(batch_size, generator, device) -> tuple of tensors on `device`."""
+
+    def __init__(self, make_batch: Callable, batch_size: int, seed: int, eval_batches: int):
+        super().__init__()
+        self.make_batch, self.batch_size, self.seed = make_batch, batch_size, seed
+        self.eval_batches = eval_batches or 16
+
+    def _device(self):
+        return self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+
+    def _loader(self, split, batches):
+        stream = _Stream(self.make_batch, self.batch_size, self.seed + SPLIT_OFFSET[split], batches, self._device)
+        return DataLoader(stream, batch_size=None)
+
+    def transfer_batch_to_device(self, batch, device, dataloader_idx):
+        return batch  # born on the device: skip Lightning's per-step walk over the batch (~1 ms)
+
+    def train_dataloader(self):
+        return self._loader("train", None)
+
+    def val_dataloader(self):
+        return self._loader("val", self.eval_batches)
+
+    def test_dataloader(self):
+        return self._loader("test", self.eval_batches)
+
+
+# --- copy memory ------------------------------------------------------------------------------
+def make_copy_batch(batch_size: int, delay: int, gen: torch.Generator, device) -> tuple:
+    """x: RECALL symbols of CATEGORIES, delay-1 blanks, a delimiter, RECALL blanks;
+    y: blanks, then the RECALL symbols at the last RECALL steps."""
+    symbols = torch.randint(1, CATEGORIES + 1, (batch_size, RECALL), generator=gen, device=device)
+    x = torch.full((batch_size, delay + 2 * RECALL), BLANK, dtype=torch.long, device=device)
+    x[:, :RECALL] = symbols
+    x[:, RECALL + delay - 1] = DELIM
+    y = torch.full_like(x, BLANK)
+    y[:, -RECALL:] = symbols
+    return x, y
+
+
+def _copy_batch(batch_size: int, gen: torch.Generator, device, *, delay: int) -> tuple:
+    return make_copy_batch(batch_size, delay, gen, device)
+
+
+def copy_data(settings, train, seed: int) -> GeneratedData:
+    """settings: the copy task's (`delay`); train: batch_size and val_batches."""
+    make = functools.partial(_copy_batch, delay=settings.delay)
+    return GeneratedData(make, train.batch_size, seed, train.val_batches)
+
+
+# --- adding problem ---------------------------------------------------------------------------
+def make_adding_batch(batch_size: int, length: int, gen: torch.Generator, device) -> tuple:
+    """x: (batch, length, 2), a value in [0, 1] and a marker at each step, one marker in each
+    half; y: the sum of the two marked values."""
+    values = torch.rand(batch_size, length, generator=gen, device=device)
+    half = length // 2
+    first = torch.randint(0, half, (batch_size,), generator=gen, device=device)
+    second = torch.randint(half, length, (batch_size,), generator=gen, device=device)
+    marks = torch.zeros_like(values)
+    rows = torch.arange(batch_size, device=device)
+    marks[rows, first] = 1.0
+    marks[rows, second] = 1.0
+    x = torch.stack([values, marks], dim=-1)
+    return x, (values * marks).sum(1)
+
+
+def _adding_batch(batch_size: int, gen: torch.Generator, device, *, length: int) -> tuple:
+    return make_adding_batch(batch_size, length, gen, device)
+
+
+def adding_data(settings, train, seed: int) -> GeneratedData:
+    """settings: the adding task's (`length`); train: batch_size and val_batches."""
+    make = functools.partial(_adding_batch, length=settings.length)
+    return GeneratedData(make, train.batch_size, seed, train.val_batches)
