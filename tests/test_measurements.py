@@ -156,3 +156,18 @@ def test_measured_counts_match_the_closed_form_and_ratios():
     for r in result["rows"]:
         assert r["measured_cudnn"] == r["measured_scratch"] == r["closed_form"]
         assert r["ratio_to_rnn"] == r["claimed_ratio"]
+
+
+def test_measurements_return_results_and_the_reports_draw_them(tmp_path, monkeypatch):
+    import yaml
+
+    from benchmark.measurements import measure
+    from benchmark.measurements import settings as measurement_settings
+    from benchmark.reports import plots
+    sizes = tmp_path / "measurements.yaml"
+    sizes.write_text(yaml.safe_dump({"smoke": {"seed": 0, "parameters": {"hidden": [4, 8], "input_size": 10}}}))
+    monkeypatch.setattr(measurement_settings, "FILE", sizes)
+    result = measure("params", "smoke", tmp_path / "run")
+    folder = tmp_path / "run" / "parameters"
+    assert sorted(p.name for p in folder.iterdir()) == ["parameters.csv", "parameters.json"]  # no figure
+    assert [p.name for p in plots.draw(result, folder)] == ["parameters.png"]

@@ -1,0 +1,91 @@
+"""One path from configuration to cells, and one runner that trains every model the suite trains."""
+import pickle
+
+import pytest
+import torch
+
+from benchmark import config
+from benchmark.bench.overhead import make_cell
+from benchmark.config import ConfigError, parse_set
+from benchmark.engine.cells import build_cells
+from benchmark.engine.runner import build_module, fit_cell
+from benchmark.launchers import run_matrix
+from benchmark.engine.store import ResultsStore
+from benchmark.measurements import gradient_flow, memory_span
+from tasks import all_tasks
+
+TINY = {"max_steps": 4, "batch_size": 4, "val_batches": 1, "test_batches": 1, "log_every": 2}
+
+
+def test_set_pairs_and_typed_overrides_build_the_same_cells():
+    pairs = ["train.lr=0.02", "model.hidden=24", "copy.delay=7"]
+    typed = {"train": {"lr": 0.02}, "model": {"hidden": 24}, "copy": {"delay": 7}}
+    from_pairs = build_cells(["copy"], ["lstm,gru"], ["cudnn"], 2, "smoke", parse_set(pairs))
+    assert [c.key for c in from_pairs] == [c.key for c in build_cells(["copy"], ["lstm", "gru"], ["cudnn"], 2,
+                                                                        "smoke", typed)]
+    cell = from_pairs[0]
+    assert (cell.train.lr, cell.model.hidden, cell.settings.delay, cell.profile) == (0.02, 24, 7, "smoke")
+    assert [c.seed for c in from_pairs] == [0, 1, 0, 1]
+
+
+def test_defaults_without_a_profile_and_explicit_seeds():
+    (cell,) = build_cells(["adding"], ["rnn"], ["scratch"], [5], None)
+    assert cell.profile == "defaults" and cell.seed == 5
+    assert cell.train.max_steps == config.TrainConfig().max_steps  # configs/defaults.yaml, no profile on top
+    assert len(build_cells(None, None, ["cudnn"], 1, "smoke")) == len(all_tasks()) * len(config.VARIANTS)
+
+
+@pytest.mark.parametrize("overrides, words", [
+    ({"optim": {"lr": 1}}, ["optim", "model, train or a task"]),
+    ({"train": 3}, ["SECTION.KEY=VALUE"]),
+    ({"train": {"lrate": 1}}, ["lrate", "allowed"]),
+])
+def test_bad_overrides_name_the_thing_and_the_fix(overrides, words):
+    with pytest.raises(ConfigError) as e:
+        build_cells(["copy"], ["lstm"], ["cudnn"], 1, "smoke", overrides)
+    assert all(w in str(e.value) for w in words)
+
+
+def test_bench_and_measurements_build_their_cells_the_same_way():
+    """bench overhead's cell and a memory-span cell equal the cells `run` builds for the same settings."""
+    bench = make_cell("copy", "gru", 16, 5, overrides={"copy": {"delay": 6}})
+    assert bench == build_cells(["copy"], ["gru"], ["cudnn"], 1, None, {
+        "model": {"hidden": 16}, "copy": {"delay": 6},
+        "train": {"max_steps": 5, "val_every": 0, "val_batches": 1, "test_batches": 1}})[0]
+    settings = {"delays": [5], "models": ["rnn"], "hidden": 8, "seeds": 1, "train": TINY}
+    (label, delay, cell), = memory_span.cells(settings, "smoke").values()
+    assert (label, delay) == ("rnn", 5)
+    assert cell == build_cells(["copy"], ["rnn"], ["cudnn"], 1, "smoke",
+                               parse_set(["copy.delay=5", "model.hidden=8", *[f"train.{k}={v}" for k, v in TINY.items()]]))[0]
+
+
+def test_gradient_flow_trains_its_model_as_the_matrix_trains_that_cell(tmp_path):
+    settings = {"hidden": 8, "train_delay": 4, "train": TINY, "seed": 0}
+    cell = gradient_flow.copy_cell("lstm", settings, "smoke")
+    module, record = gradient_flow.trained_module(cell, tmp_path / "gf")
+    run_matrix([cell], tmp_path / "matrix")
+    (matrix_record,) = ResultsStore(tmp_path / "matrix").records()
+    assert record["key"] == matrix_record["key"] and record["metrics"] == matrix_record["metrics"]
+    assert ResultsStore(tmp_path / "gf").latest()[cell.key]["status"] == "ok"  # its training is on record
+    initial = gradient_flow.initial_module(cell)  # the same cell before its first step
+    assert not torch.equal(initial.encoder.rnn.weight_hh_l0, module.encoder.rnn.weight_hh_l0)
+
+
+def test_fit_cell_hands_back_the_fitted_module_only_when_it_trained(tmp_path):
+    (cell,) = build_cells(["adding"], ["gru"], ["cudnn"], 1, "smoke", {"train": TINY, "adding": {"length": 6}})
+    run = fit_cell(cell, tmp_path)
+    assert run.record["status"] == "ok" and run.module.global_step == TINY["max_steps"]
+    _, fresh = build_module(cell)
+    assert not torch.equal(fresh.head.weight, run.module.head.weight)
+    (no_data,) = build_cells(["sentiment"], ["gru"], ["cudnn"], 1, "smoke", {"train": TINY})
+    skipped = fit_cell(no_data, tmp_path, data_dir=tmp_path / "empty")  # no SST-2 files there
+    assert skipped.record["status"] == "skipped" and skipped.module is None
+
+
+@pytest.mark.parametrize("task", ["copy", "adding"])
+def test_synthetic_data_modules_pickle_for_multi_process_training(task):
+    (cell,) = build_cells([task], ["lstm"], ["cudnn"], 1, "smoke", {"train": TINY})
+    data, _ = build_module(cell)
+    again = pickle.loads(pickle.dumps(data))
+    first = next(iter(data.train_dataloader()))
+    assert all(torch.equal(a, b) for a, b in zip(first, next(iter(again.train_dataloader()))))
