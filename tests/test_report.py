@@ -135,3 +135,13 @@ def _gradients(rnn_lag, rnn_decay, cell_lag, cell_decay, explode=True):
 ])
 def test_gradient_flow_verdict(numbers, verdict):
     assert rnn_vs_lstm.gradient_flow_row(_gradients(*numbers))["verdict"] == verdict
+
+
+def test_use_cases_read_a_matrix_run_not_the_measurements_own_cells(tmp_path):
+    def record(model, acc):
+        return {"key": f"copy/{model}", "status": "ok", "task": "copy", "model": model,
+                "metrics": {"test/recall_acc": acc}}
+    ResultsStore(tmp_path / "matrix").append(record("lstm", 0.9))
+    ResultsStore(tmp_path / "gradient_flow" / "cells").append(record("rnn", 0.1))
+    ResultsStore(tmp_path / "memory_span" / "cells").append(record("gru", 0.2))
+    assert rnn_vs_lstm.task_results(tmp_path) == {"copy": {"lstm": 0.9}}

@@ -16,7 +16,7 @@ import statistics
 from pathlib import Path
 
 from benchmark.engine.store import ResultsStore
-from benchmark.measurements import measure
+from benchmark.measurements import MEASUREMENTS, measure
 from benchmark.reports import plots
 from benchmark.reports.run_note import write_run_note
 
@@ -190,10 +190,11 @@ def gradient_problem_row(res: dict) -> dict:
 
 # --- use cases --------------------------------------------------------------------------
 def task_results(out_dir) -> dict[str, dict[str, float]]:
-    """{task: {model: test accuracy-like metric}} from any other results stores in out_dir."""
+    """{task: {model: test accuracy-like metric}} from the other results stores in out_dir: a matrix
+    run there, not the cells the measurements trained for themselves (memory span, gradient flow)."""
     out = {}
     for path in Path(out_dir).rglob("results.jsonl"):
-        if "memory_span" in path.parts:
+        if set(path.relative_to(out_dir).parts) & set(MEASUREMENTS.values()):
             continue
         for r in ResultsStore(path.parent).latest().values():
             acc = {k: v for k, v in (r.get("metrics") or {}).items() if k.startswith("test/") and "acc" in k}
