@@ -16,11 +16,31 @@ from benchmark.errors import ConfigError
 from benchmark.measurements import MEASUREMENTS
 
 DEFAULT_SEEDS = 1
+THREADS_HELP = ("torch intra-op threads per training process (default: 1, which trains these RNNs as fast "
+                "as more on an idle machine and does not thrash beside other jobs; README, 'Threads'); "
+                "0 = torch's default (every core), split between --parallel workers")
+
+
+def at_least(minimum: int):
+    """An argparse type: an integer >= minimum, checked at parse time (before torch loads)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"bad value {text!r}: expected an integer >= {minimum}")
+        return value
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
 
 
 def main(argv=None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse's own: --help (0) or a bad argument, already printed (2)
+        return e.code
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
@@ -34,8 +54,14 @@ def main(argv=None) -> int:
         return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        """One line, as every other bad input is reported; `--help` shows the usage."""
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m benchmark",
+    p = _Parser(prog="python -m benchmark",
                                 description="Benchmark vanilla RNN, LSTM and GRU across tasks, with measurements.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -43,15 +69,17 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="train the matrix of tasks x models x seeds")
     _matrix_arguments(run)
-    run.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help="seeds 0..N-1 per cell (default: 1)")
+    run.add_argument("--seeds", type=at_least(1), default=DEFAULT_SEEDS, help="seeds 0..N-1 per cell (default: 1)")
     run.add_argument("--out", help="results folder (default: results/<profile>)")
     run.add_argument("--retry-failed", action="store_true", help="run failed cells again")
     run.add_argument("--launcher", default="local", choices=("local", "ray", "slurm"),
                      help="where cells train: local (this machine), ray (a Ray cluster; pip install "
                           "'rnnbench[ray]'), slurm (jobs through submitit; 'rnnbench[slurm]') (default: local)")
-    run.add_argument("--parallel", type=int, default=1, help="cells in flight at once (default: 1)")
+    run.add_argument("--parallel", type=at_least(1), default=1, help="cells in flight at once (default: 1)")
+    run.add_argument("--threads", type=at_least(0), help=THREADS_HELP)
     run.add_argument("--ray-address", help="join this Ray cluster (default: start a local one)")
-    run.add_argument("--devices", type=int, default=1, help="devices per cell, through Lightning DDP (default: 1)")
+    run.add_argument("--devices", type=at_least(1), default=1,
+                     help="devices per cell, through Lightning DDP; on a CPU, processes (default: 1)")
     run.add_argument("--wandb", choices=("online", "offline", "disabled"),
                      help="Weights & Biases logging (default: WANDB_MODE if set; disabled when CI is set; "
                           "online with an API key, else offline)")
@@ -89,11 +117,10 @@ def _bench_parser(sub) -> None:
     over.add_argument("--task", default="copy")
     over.add_argument("--model", default="lstm", help="model variant (default: lstm)")
     over.add_argument("--backend", default="cudnn", help="cudnn or scratch (default: cudnn)")
-    over.add_argument("--hidden", type=int, default=256)
-    over.add_argument("--steps", type=int, default=60, help="training steps per repeat (default: 60)")
-    over.add_argument("--repeats", type=int, default=7, help="timed repeats of each, interleaved (default: 7)")
-    over.add_argument("--threads", type=int, default=1,
-                      help="torch intra-op threads for both paths; 0 = torch's default (default: 1)")
+    over.add_argument("--hidden", type=at_least(1), default=256)
+    over.add_argument("--steps", type=at_least(2), default=60, help="training steps per repeat (default: 60)")
+    over.add_argument("--repeats", type=at_least(1), default=7, help="timed repeats of each, interleaved (default: 7)")
+    over.add_argument("--threads", type=at_least(0), help=THREADS_HELP + "; both paths run with the same")
     over.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                       help="override a config value, e.g. train.batch_size=32, copy.delay=50")
     over.add_argument("--data-dir", default=os.environ.get("RNNBENCH_DATA_DIR"),
@@ -101,32 +128,59 @@ def _bench_parser(sub) -> None:
     over.set_defaults(func=cmd_bench_overhead)
 
     back = which.add_parser("backends", help="cudnn vs scratch vs compiled scratch at one size (fastrnns' setting)")
-    back.add_argument("--family", default="lstm", help="rnn, lstm or gru (default: lstm)")
-    back.add_argument("--hidden", type=int, default=512, help="hidden and input size (default: 512)")
-    back.add_argument("--batch", type=int, default=64, help="batch size (default: 64)")
-    back.add_argument("--seq", type=int, default=100, help="sequence length (default: 100)")
-    back.add_argument("--repeats", type=int, default=10, help="timed repeats, median reported (default: 10)")
+    back.add_argument("--family", default="lstm", choices=("rnn", "lstm", "gru"), help="(default: lstm)")
+    back.add_argument("--hidden", type=at_least(1), default=512, help="hidden and input size (default: 512)")
+    back.add_argument("--batch", type=at_least(1), default=64, help="batch size (default: 64)")
+    back.add_argument("--seq", type=at_least(1), default=100, help="sequence length (default: 100)")
+    back.add_argument("--repeats", type=at_least(1), default=10, help="timed repeats, median reported (default: 10)")
+    back.add_argument("--threads", type=at_least(0), help=THREADS_HELP)
     back.set_defaults(func=cmd_bench_backends)
+
+    busy = which.add_parser("busy", help="the same smoke cells alone, then beside an identical run: wall times")
+    busy.add_argument("--tasks", default="forecast,sentiment,ner", help="(default: forecast,sentiment,ner)")
+    busy.add_argument("--models", default="lstm,gru", help="(default: lstm,gru)")
+    busy.add_argument("--profile", default="smoke", help="(default: smoke)")
+    busy.add_argument("--threads", type=at_least(0), help=THREADS_HELP)
+    busy.add_argument("--data-dir", default=os.environ.get("RNNBENCH_DATA_DIR"),
+                      help="local data sets, for real-data tasks (env RNNBENCH_DATA_DIR)")
+    busy.set_defaults(func=cmd_bench_busy)
 
     plan = which.add_parser("plan", help="time a few steps of every cell and extrapolate the matrix's wall time")
     _matrix_arguments(plan)
-    plan.add_argument("--steps", type=int, default=6, help="training steps timed per cell (default: 6)")
+    plan.add_argument("--steps", type=at_least(2), default=6, help="training steps timed per cell (default: 6)")
+    plan.add_argument("--threads", type=at_least(0), help=THREADS_HELP)
     plan.set_defaults(func=cmd_bench_plan)
 
 
 def cmd_bench_overhead(args) -> int:
+    import tasks
+    for value, allowed, what in ((args.task, tasks.task_names(), "task"), (args.model, config.VARIANTS, "model"),
+                                 (args.backend, config.BACKENDS, "backend")):
+        config.split_names(value, allowed, what)  # before torch loads
     from benchmark.bench import overhead
+    from benchmark.engine.environment import use_threads
+    use_threads(args.threads)
     return overhead.main(args)
 
 
 def cmd_bench_backends(args) -> int:
     from benchmark.bench import backends
+    from benchmark.engine.environment import use_threads
+    use_threads(args.threads)
     return backends.main(args)
 
 
+def cmd_bench_busy(args) -> int:
+    from benchmark.bench import busy
+    return busy.main(args)
+
+
 def cmd_bench_plan(args) -> int:
+    cells = build_cells(args)
     from benchmark.bench import plan
-    return plan.main(build_cells(args), args.steps, args.data_dir)
+    from benchmark.engine.environment import use_threads
+    use_threads(args.threads)
+    return plan.main(cells, args.steps, args.data_dir)
 
 
 def cmd_list(args) -> int:
@@ -161,15 +215,18 @@ def build_cells(args) -> list:
 
 
 def cmd_run(args) -> int:
+    cells = build_cells(args)  # every name and value checked before torch loads
+    from benchmark.engine.environment import threads_for, use_threads
     from benchmark.engine.store import ResultsStore
     from benchmark.launchers import run_matrix
     from benchmark.reports.wandb_summary import log_matrix_summary
 
-    cells = build_cells(args)
+    use_threads(args.threads)
     out = args.out or os.path.join("results", args.profile)
     summary = run_matrix(cells, out, data_dir=args.data_dir, retry_failed=args.retry_failed,
                          launcher=args.launcher, parallel=args.parallel, devices=args.devices,
-                         ray_address=args.ray_address, wandb=args.wandb, wandb_project=args.wandb_project)
+                         threads=threads_for(args.threads), ray_address=args.ray_address, wandb=args.wandb,
+                         wandb_project=args.wandb_project)
     if summary.tracking.enabled:
         log_matrix_summary(summary.tracking, ResultsStore(out).current())
     return _report_run(out, summary)
@@ -185,6 +242,11 @@ def _report_run(out, summary) -> int:
     print(render(summarise(records), "md"))
     print(f"results: {out}/results.jsonl ({summary.ran} cells run, {summary.skipped} already done or n/a)")
     print(time_breakdown(records))
+    busy = [r["cell"] for r in records if r.get("contended")]
+    if busy:
+        print(f"warning: {len(busy)} cell(s) trained while other work took their CPU time (marked '(busy)' in "
+              f"the tables); their tokens/s are not this machine's: {', '.join(busy[:5])}"
+              f"{' ...' if len(busy) > 5 else ''}", file=sys.stderr)
     for r in summary.skipped_cells:
         print(f"skipped {r['cell']}: {r['reason']}", file=sys.stderr)
     if summary.failed:
@@ -211,6 +273,7 @@ def _measurement_parsers(sub) -> None:
     def common(p):
         p.add_argument("--profile", default="smoke", help="block of configs/measurements.yaml (default: smoke)")
         p.add_argument("--out", help="run folder (default: results/measurements-<profile>)")
+        p.add_argument("--threads", type=at_least(0), help=THREADS_HELP)
 
     measure = sub.add_parser("measure", help="measure one claim: memory span, gradient flow, speed or parameters")
     measure.add_argument("what", choices=list(MEASUREMENTS))
@@ -230,10 +293,12 @@ def _measurement_out(args) -> str:
 
 
 def cmd_measure(args) -> int:
+    from benchmark.engine.environment import use_threads
     from benchmark.measurements import measure
     from benchmark.reports import plots
     from benchmark.reports.run_note import write_run_note
 
+    use_threads(args.threads)
     out = _measurement_out(args)
     result = measure(args.what, args.profile, out)
     plots.draw(result, os.path.join(out, result["name"]))
@@ -243,8 +308,10 @@ def cmd_measure(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
+    from benchmark.engine.environment import use_threads
     from benchmark.reports.rnn_vs_lstm import reproduce
 
+    use_threads(args.threads)
     return reproduce(args.profile, _measurement_out(args))
 
 

@@ -94,6 +94,17 @@ class TrainConfig:
             raise ConfigError(f"bad train.precision {self.precision!r}: expected one of {', '.join(allowed)}")
 
 
+def split_names(value: str | None, allowed, what: str) -> list[str]:
+    """'a,b' -> ['a', 'b'], each checked against `allowed`."""
+    names = [n.strip() for n in (value or "").split(",") if n.strip()]
+    if not names:
+        raise ConfigError(f"no {what} given; choose from: {', '.join(allowed)}")
+    bad = [n for n in names if n not in allowed]
+    if bad:
+        raise ConfigError(f"unknown {what} {bad[0]!r}; choose from: {', '.join(allowed)}")
+    return list(dict.fromkeys(names))
+
+
 def load_yaml(path: Path) -> dict:
     try:
         data = yaml.safe_load(path.read_text()) or {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import importlib
 import pkgutil
+import sys
 from pathlib import Path
 
 from benchmark.errors import ConfigError
@@ -21,6 +22,14 @@ def all_tasks() -> dict:
         if not info.ispkg:  # tasks/data/ registers nothing, and the task modules import what they use of it
             importlib.import_module(f"{__name__}.{info.name}")
     return dict(sorted(REGISTRY.items()))
+
+
+def task_names() -> list[str]:
+    """Every task's name without importing the task modules (so a bad name is reported before
+    torch loads): the catalogue of tasks/*.py, plus tasks registered from elsewhere (a test, a
+    plug-in), which can only exist once tasks.base is loaded."""
+    base = sys.modules.get(f"{__name__}.base")
+    return sorted({*catalog(), *(base.REGISTRY if base else ())})
 
 
 def get_task(name: str):

@@ -153,7 +153,8 @@ def test_bench_backends_times_every_backend_at_one_size(capsys):
                  "--repeats", "2"])
     out = capsys.readouterr().out
     assert code == 0
-    assert "gru hidden=8 input=8 batch=2 seq=4" in out and "device: cpu" in out
+    device = "cuda" if torch.cuda.is_available() else "cpu"  # the suite runs on a GPU machine too
+    assert "gru hidden=8 input=8 batch=2 seq=4" in out and re.search(rf"^device: {device}", out, re.M)
     for backend in ("cudnn", "scratch", "compile"):  # compile: timed, or says why it is unavailable
         assert re.search(rf"^  {backend} +(train +[\d,]+ tok/s|unavailable: )", out, re.M), backend
     assert re.search(r"^  cudnn +train .*\(1\.00x cudnn\)", out, re.M)

@@ -78,3 +78,27 @@ def test_bad_input_exits_2_before_training(tmp_path, args, words):
 def test_table_of_a_missing_folder(tmp_path):
     run = cli("table", tmp_path / "nothing")
     assert run.returncode == 2 and "results.jsonl" in run.stderr
+
+
+def test_threads_default_to_one_and_follow_the_option(tmp_path):
+    fast = ["--tasks", "adding", "--models", "rnn", "--set", "train.max_steps=3", "--set", "adding.length=6"]
+    for threads, out in ((None, tmp_path / "default"), ("2", tmp_path / "two")):
+        run = cli("run", *fast, "--out", out, *(["--threads", threads] if threads else []))
+        assert run.returncode == 0, run.stderr
+        (record,) = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+        assert record["threads"] == int(threads or 1)
+        assert 0 <= record["cpu_wait_share"] <= 1 and record["contended"] == (record["cpu_wait_share"] > 0.1)
+
+
+def test_tables_mark_throughput_measured_on_a_busy_cpu():
+    from benchmark.reports.tables import BUSY_MARK, render, summarise
+
+    def record(model, contended):
+        return {"key": model, "group": model, "task": "copy", "model": model, "backend": "cudnn", "profile": "p",
+                "status": "ok", "metrics": {"test/loss": 1.0}, "params": 10, "train_tokens_per_s": 100.0,
+                "peak_mem_bytes": 1, "wall_s": 1.0, "contended": contended, "cpu_wait_share": 0.4 if contended else 0}
+    rows = summarise([record("rnn", False), record("lstm", True)])
+    md = render(rows, "md")
+    assert md.count(BUSY_MARK.strip()) == 2  # the lstm row's tokens/s and the note under the table
+    assert "(busy)" not in render(summarise([record("rnn", False)]), "md")
+    assert {r["model"]: r["contended"] for r in json.loads(render(rows, "json"))} == {"rnn": False, "lstm": True}

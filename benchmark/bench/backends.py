@@ -52,7 +52,8 @@ def main(args) -> int:
     if min(args.hidden, args.batch, args.seq, args.repeats) < 1:
         raise ConfigError("bench backends needs --hidden, --batch, --seq and --repeats >= 1")
     print(f"bench backends: {args.family} hidden={args.hidden} input={args.hidden} batch={args.batch} "
-          f"seq={args.seq} layers=1 float32 (TF32 matmuls on a GPU) repeats={args.repeats} warmup=3 seed=0")
+          f"seq={args.seq} layers=1 float32 (TF32 matmuls on a GPU) repeats={args.repeats} warmup=3 seed=0 "
+          f"threads={torch.get_num_threads()}")
     print(provenance_line())
     print("median time per batch: forward+backward (train), forward without grad (inference)")
     if device().type == "cuda":

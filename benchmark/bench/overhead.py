@@ -15,7 +15,7 @@ and module, the Trainer, validation, test, the record) is its fixed per-cell cos
 reported apart. Repeats alternate a, b, a, b after one untimed
 warm-up of each, so drifts in machine load hit both alike; figures are medians.
 
-One intra-op thread by default (`--threads`; 0 = torch's default): on a shared 2-core
+One intra-op thread by default (`--threads`, the suite's default; 0 = torch's): on a shared 2-core
 machine two OpenMP threads stall at every per-time-step barrier whenever another process
 takes a core (copy/lstm/h=256 fell from ~85k to ~7k tok/s here), which swamps the
 difference being measured. Both paths always run with the same threads, and with the
@@ -159,11 +159,10 @@ def measure(cell: Cell, repeats: int, out_dir, data_dir=None, say=print) -> Over
 
 
 def main(args) -> int:
-    if args.steps < 2 or args.repeats < 1 or args.threads < 0:
-        raise ConfigError("bench overhead needs --steps >= 2, --repeats >= 1 and --threads >= 0")
+    """Threads are the process's (`--threads`, set by the command line)."""
+    if args.steps < 2 or args.repeats < 1:
+        raise ConfigError("bench overhead needs --steps >= 2 and --repeats >= 1")
     cell = make_cell(args.task, args.model, args.hidden, args.steps, args.backend, config.parse_set(args.set))
-    if args.threads:
-        torch.set_num_threads(args.threads)
     quiet_lightning()
     t = cell.train
     print(f"bench overhead: {cell.task}/{cell.model.variant}/{cell.model.backend} hidden={cell.model.hidden} "

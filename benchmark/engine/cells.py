@@ -4,7 +4,8 @@ and every measurement that trains call it, so a new setting is threaded through 
 
 A cell is one task x model variant x backend x seed with its typed settings (ModelConfig,
 TrainConfig, the task's Settings). Every value is checked when the cell is built, before
-anything trains.
+anything trains; names, the profile, overrides and the model and train settings are checked
+before the task modules (and so torch and Lightning, seconds) are imported.
 """
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from benchmark import config
-from benchmark.config import BACKENDS, VARIANTS, ConfigError, ModelConfig, TrainConfig
-from tasks import all_tasks
+from benchmark.config import BACKENDS, VARIANTS, ConfigError, ModelConfig, TrainConfig, split_names
+from tasks import all_tasks, task_names
 
 DEFAULTS = "defaults"  # the profile name of cells built from configs/defaults.yaml and task files alone
 
@@ -52,16 +53,6 @@ class Cell:
         return f"{self.name}/{self.group}"
 
 
-def split_names(value: str | None, allowed, what: str) -> list[str]:
-    names = [n.strip() for n in (value or "").split(",") if n.strip()]
-    if not names:
-        raise ConfigError(f"no {what} given; choose from: {', '.join(allowed)}")
-    bad = [n for n in names if n not in allowed]
-    if bad:
-        raise ConfigError(f"unknown {what} {bad[0]!r}; choose from: {', '.join(allowed)}")
-    return list(dict.fromkeys(names))
-
-
 def na_reason(task_cls, model: ModelConfig) -> str | None:
     if task_cls.kind == "causal" and model.bidirectional:
         return f"{task_cls.name} is causal: a bidirectional model would read the future"
@@ -81,25 +72,28 @@ def build_cells(tasks: Iterable[str] | None = None, models: Iterable[str] | None
     - `overrides`: {"model": {...}, "train": {...}, "<task>": {...}}, applied last; the shape
       `config.parse_set` gives `--set SECTION.KEY=VALUE` pairs.
     """
-    registry = all_tasks()
-    task_names = split_names(",".join(tasks if tasks is not None else registry), registry, "task")
+    known = task_names()
+    names = split_names(",".join(tasks if tasks is not None else known), known, "task")
     variants = split_names(",".join(models if models is not None else VARIANTS), VARIANTS, "model")
     backends = split_names(",".join(backends), BACKENDS, "backend")
     seed_list = _seeds(seeds)
     raw_profile = config.load_profile(profile) if profile is not None else {}
-    common, per_task = config.split_overrides(overrides or {}, list(registry))
-    cells = []
-    for task in task_names:
+    common, per_task = config.split_overrides(overrides or {}, known)
+    planned = []
+    for task in names:
         raw = config.resolve(task, raw_profile, common, per_task)
         train = config.build(TrainConfig, raw.get("train"), "train")
-        settings = config.build(registry[task].Settings, raw.get("task"), task)
-        for variant in variants:
-            for backend in backends:
-                model = config.build(ModelConfig, {**raw.get("model", {}), "variant": variant, "backend": backend},
-                                     "model")
-                for seed in seed_list:
-                    cells.append(Cell(task, model, train, settings, seed, profile or DEFAULTS,
-                                      na_reason(registry[task], model)))
+        model_cfgs = [config.build(ModelConfig, {**raw.get("model", {}), "variant": v, "backend": b}, "model")
+                      for v in variants for b in backends]
+        planned.append((task, raw.get("task"), train, model_cfgs))
+    registry = all_tasks()  # the task modules, for their Settings: torch and Lightning load here
+    cells = []
+    for task, task_values, train, model_cfgs in planned:
+        settings = config.build(registry[task].Settings, task_values, task)
+        for model in model_cfgs:
+            for seed in seed_list:
+                cells.append(Cell(task, model, train, settings, seed, profile or DEFAULTS,
+                                  na_reason(registry[task], model)))
     return cells
 
 

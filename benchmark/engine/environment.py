@@ -10,6 +10,23 @@ from importlib import metadata
 import torch
 
 
+DEFAULT_THREADS = 1  # torch intra-op threads per training process; chosen by measurement (README, "Threads")
+
+
+def threads_for(requested: int | None) -> int | None:
+    """`--threads`: None (not given) -> DEFAULT_THREADS; 0 -> None, torch's own default (all cores)
+    in one process, an equal share of the cores for each of several workers; N -> N."""
+    return DEFAULT_THREADS if requested is None else requested or None
+
+
+def use_threads(requested: int | None) -> int:
+    """Set this process's torch intra-op threads from `--threads`; the number in force."""
+    threads = threads_for(requested)
+    if threads:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
 def device() -> torch.device:
     """Where measurements and plain loops run: the GPU when there is one (as Lightning's "auto")."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")

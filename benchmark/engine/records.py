@@ -46,9 +46,12 @@ class CellRecord(TypedDict, total=False):
     train_tokens_per_s: float  # steady state, steps 2..N
     peak_mem_bytes: int
     peak_mem_kind: str       # cuda_max_allocated or cpu_rss_growth
+    cpu_wait_share: float    # share of the training loop's runnable time spent waiting for a CPU
+    contended: bool          # cpu_wait_share above throughput.CONTENDED: tokens/s measured on a busy CPU
     # --- where and when ------------------------------------------------------------------
     device: str
     accelerator: str
+    devices: int             # processes (devices) that trained the cell, through DDP when > 1
     host: str
     versions: dict
     threads: int

@@ -24,9 +24,12 @@ from benchmark.engine.cells import Cell
 from benchmark.engine.environment import device_name, host, versions
 from benchmark.engine.host_memory import retain_freed_memory
 from benchmark.engine.records import FAILED, OK, SKIPPED, CellRecord, base_record
-from benchmark.engine.throughput import ThroughputMeter
+from benchmark.engine.throughput import CONTENDED, ThroughputMeter, published
 from benchmark.errors import ConfigError, DataUnavailable, NonFiniteLoss
 from tasks import get_task
+
+
+PEAK_MEM_KIND = {"cuda": "cuda_max_allocated", "cpu": "cpu_rss_growth"}  # what peak_mem_bytes counts, by device
 
 
 @dataclass
@@ -107,30 +110,37 @@ def _train(cell: Cell, out_dir, data_dir, loggers, callbacks, devices, record: C
         **device_settings(devices),
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
         num_sanity_val_steps=0,
+        # With several devices the data modules shard training data themselves (tasks/data/loader.py).
+        use_distributed_sampler=False,
     )
     trainer.fit(module, datamodule=data)
     metrics = _stage_metrics(trainer, "val/")  # the test loop resets callback_metrics
+    measured = published(trainer.callback_metrics)  # the meter's figures, from rank 0 with several devices
     trainer.test(module, datamodule=data, verbose=False)
     metrics.update(_stage_metrics(trainer, "test/"))
     bad = [k for k, v in metrics.items() if v != v or v in (float("inf"), float("-inf"))]
     if bad:
         raise NonFiniteLoss(f"non-finite {', '.join(bad)} after training; lower train.lr or train.grad_clip")
     device = trainer.strategy.root_device
+    wait = measured.get("cpu_wait_share")
     record.update({
         "metrics": metrics,
         "baselines": module.baselines(data),
         "params": sum(p.numel() for p in module.parameters() if p.requires_grad),
         "encoder_params": sum(p.numel() for p in module.encoder.parameters()),
-        "grad_norm": module.last_grad_norm,
-        "train_steps": trainer.global_step,
-        "train_tokens": meter.tokens,
-        "train_s": round(meter.train_s, 3),
-        "warmup_step_s": round(meter.warmup_s, 4) if meter.warmup_s is not None else None,
-        "train_tokens_per_s": meter.tokens_per_s,
-        "peak_mem_bytes": meter.peak_mem_bytes,
-        "peak_mem_kind": meter.peak_mem_kind,
+        "grad_norm": measured.get("grad_norm"),
+        "train_steps": int(measured.get("steps", 0)),
+        "train_tokens": int(measured.get("tokens", 0)),
+        "train_s": round(measured.get("train_s", 0.0), 3),
+        "warmup_step_s": round(measured["warmup_s"], 4) if "warmup_s" in measured else None,
+        "train_tokens_per_s": measured.get("tokens_per_s"),
+        "peak_mem_bytes": int(measured["peak_mem_bytes"]) if "peak_mem_bytes" in measured else None,
+        "peak_mem_kind": PEAK_MEM_KIND.get(device.type) if "peak_mem_bytes" in measured else None,
+        "cpu_wait_share": round(wait, 4) if wait is not None else None,
+        "contended": wait is not None and wait > CONTENDED,
         "device": device_name(device),
         "accelerator": device.type,
+        "devices": devices,
         "host": host(),
         "versions": versions(),
         "threads": torch.get_num_threads(),

@@ -14,9 +14,20 @@ counter, it is the growth of the process's resident set over the cell (`peak_mem
 which): the kernel's high-water mark (VmHWM), reset at the start by writing 5 to
 /proc/self/clear_refs (Linux >= 4.0), so nothing runs beside training; where that reset is
 not allowed, a background thread samples the resident set every 10 ms.
+
+Contention: `cpu_wait_share` is the share of its threads' runnable time over the training
+loop that the process spent waiting in the kernel's run queue for a CPU (Linux schedstat of
+every thread: time waiting / (time on a CPU + time waiting)). 0 on an idle machine; ~0.5 when
+each of its threads shares a core with one other busy thread. Above CONTENDED the record says
+`contended`, its tokens/s are not the machine's, and tables mark the row.
+
+With several processes (`--devices N`, ddp_spawn) the meter runs in each rank and Lightning
+returns only rank 0's `callback_metrics` to the process that records the cell, so the figures
+travel there, as `meter/...` entries (`published`).
 """
 from __future__ import annotations
 
+import glob
 import threading
 import time
 
@@ -74,6 +85,28 @@ class _RssSampler:
         return max(self.peak, _rss_bytes() - self.base)
 
 
+CONTENDED = 0.1  # cpu_wait_share above which a cell's throughput counts as measured on a busy CPU
+PREFIX = "meter/"
+
+
+def run_queue_ns() -> tuple[int, int] | None:
+    """(ns on a CPU, ns waiting for one) summed over this process's threads; None without schedstat."""
+    on_cpu = waiting = 0
+    for path in glob.glob("/proc/self/task/*/schedstat"):
+        try:
+            with open(path) as f:
+                fields = f.read().split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        on_cpu, waiting = on_cpu + int(fields[0]), waiting + int(fields[1])
+    return (on_cpu, waiting) if on_cpu else None
+
+
+def published(callback_metrics) -> dict:
+    """The meter's figures from `trainer.callback_metrics` (see the module docstring)."""
+    return {k[len(PREFIX):]: float(v) for k, v in callback_metrics.items() if k.startswith(PREFIX)}
+
+
 class ThroughputMeter(L.Callback):
     def __init__(self):
         self.tokens = 0         # all training steps
@@ -84,7 +117,9 @@ class ThroughputMeter(L.Callback):
         self._t0 = self._end = None
         self.peak_mem_bytes = None
         self.peak_mem_kind = None
+        self.cpu_wait_share = None
         self._sampler = None
+        self._queue0 = None
 
     def setup(self, trainer, pl_module, stage):
         device = trainer.strategy.root_device
@@ -99,6 +134,7 @@ class ThroughputMeter(L.Callback):
 
     def on_train_start(self, trainer, pl_module):
         self._t0 = self._now(trainer)
+        self._queue0 = run_queue_ns()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         tokens = pl_module.tokens(batch)
@@ -128,11 +164,21 @@ class ThroughputMeter(L.Callback):
         if self._end is None:  # stopped before max_steps (max_epochs, a callback)
             self._end = self._now(trainer)
         self.train_s = self._end - self._t0 - self._eval_s
+        queue = run_queue_ns()
+        if queue and self._queue0:
+            on_cpu, waiting = (b - a for a, b in zip(self._queue0, queue))
+            self.cpu_wait_share = waiting / (on_cpu + waiting) if on_cpu + waiting > 0 else None
         if device.type == "cuda":
             self.peak_mem_bytes, self.peak_mem_kind = torch.cuda.max_memory_allocated(device), "cuda_max_allocated"
         elif self._sampler is not None:
             self.peak_mem_bytes, self.peak_mem_kind = self._sampler.stop(), "cpu_rss_growth"
             self._sampler = None
+        figures = {"tokens": self.tokens, "train_s": self.train_s, "warmup_s": self.warmup_s,
+                   "tokens_per_s": self.tokens_per_s, "peak_mem_bytes": self.peak_mem_bytes,
+                   "cpu_wait_share": self.cpu_wait_share, "grad_norm": pl_module.last_grad_norm,
+                   "steps": trainer.global_step}
+        trainer.callback_metrics.update({PREFIX + k: torch.tensor(v, dtype=torch.float64)
+                                         for k, v in figures.items() if v is not None})
 
     def teardown(self, trainer, pl_module, stage):
         if self._sampler is not None:  # training raised: stop the thread anyway

@@ -32,9 +32,11 @@ class Summary:
 
 
 def run_matrix(cells: list[Cell], out_dir, data_dir=None, retry_failed=False, stream=sys.stdout, *,
-               launcher="local", parallel=1, devices=1, ray_address=None, wandb="disabled",
+               launcher="local", parallel=1, devices=1, threads=None, ray_address=None, wandb="disabled",
                wandb_project=tracking.DEFAULT_PROJECT, slurm_cluster=None) -> Summary:
-    """`wandb`: online, offline, disabled, or None to choose (see `tracking.resolve_mode`)."""
+    """`wandb`: online, offline, disabled, or None to choose (see `tracking.resolve_mode`).
+    `threads`: torch intra-op threads of each cell; None = this process's setting for cells run
+    here, an equal share of the cores for workers (`--parallel`, Ray, Slurm)."""
     _check(launcher, parallel, devices)
     out = Path(out_dir).resolve()
     with RunLock(out):
@@ -47,8 +49,8 @@ def run_matrix(cells: list[Cell], out_dir, data_dir=None, retry_failed=False, st
         todo = [c for c in cells if not c.na_reason and store.todo(c.key, latest, retry_failed)]
         summary.skipped = len(cells) - len(todo)
         tracked = tracking.plan(wandb, wandb_project, out, stream) if todo else tracking.Tracking()
-        jobs = [Job(c, str(out), str(Path(data_dir).resolve()) if data_dir else None, tracked, devices, None, launcher)
-                for c in todo]
+        jobs = [Job(c, str(out), str(Path(data_dir).resolve()) if data_dir else None, tracked, devices, threads,
+                    launcher) for c in todo]
         progress = Progress(len(cells), len(todo), stream, parallel=parallel)
         for record in _launch(launcher, jobs, parallel, progress.start, out, devices, ray_address, slurm_cluster):
             if record["status"] != LOST:

@@ -36,8 +36,8 @@ def launch(jobs, parallel: int, on_start):
 def _launch_pool(jobs, parallel, on_start):
     ctx = mp.get_context("spawn")
     gpus = torch.cuda.device_count()
-    threads = None if gpus else max(1, available_cpus() // parallel)
-    pending = [replace(job, threads=threads) for job in jobs]
+    share = None if gpus else max(1, available_cpus() // parallel)  # the cores, split between workers
+    pending = [replace(job, threads=job.threads or share) for job in jobs]
     while pending:
         gpu_ids = ctx.Queue()
         for i in range(parallel):

@@ -37,7 +37,7 @@ def launch(jobs, parallel: int, on_start, address: str | None = None, devices: i
         gpus = devices if resources.get("GPU", 0) >= devices else 0
         cpus = max(1, int(resources.get("CPU", 1) // parallel))
         task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=1)(execute)
-        pending = [replace(job, threads=None if gpus else cpus, launcher="ray") for job in jobs]
+        pending = [replace(job, threads=job.threads or (None if gpus else cpus), launcher="ray") for job in jobs]
         running = {}
         while pending or running:
             while pending and len(running) < parallel:

@@ -44,7 +44,7 @@ def launch(jobs, parallel: int, on_start, out_dir, devices: int = 1, cluster: st
     submitit = import_submitit()
     executor = make_executor(out_dir, parallel, devices, cluster)
     cpus = int(os.environ.get("RNNBENCH_SLURM_CPUS", "4"))
-    jobs = [replace(job, threads=cpus, launcher="slurm") for job in jobs]
+    jobs = [replace(job, threads=job.threads or cpus, launcher="slurm") for job in jobs]
     submitted = executor.map_array(execute, jobs)
     by_id = {}
     for job, handle in zip(jobs, submitted):

@@ -156,7 +156,8 @@ def _quiet(logger):
 
 def summary_of(record: dict) -> dict:
     keys = ("status", "params", "encoder_params", "train_steps", "train_tokens", "train_s", "train_tokens_per_s",
-            "peak_mem_bytes", "peak_mem_kind", "wall_s", "device", "threads", "grad_norm", "error", "reason")
+            "peak_mem_bytes", "peak_mem_kind", "wall_s", "device", "devices", "threads", "cpu_wait_share",
+            "contended", "grad_norm", "error", "reason")
     out = {k: record[k] for k in keys if record.get(k) is not None}
     out.update(record.get("metrics", {}))
     return out

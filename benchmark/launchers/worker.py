@@ -27,7 +27,7 @@ class Job:
     data_dir: str | None = None
     tracking: Tracking = Tracking()
     devices: int = 1
-    threads: int | None = None  # torch CPU threads for this worker; None = leave as is
+    threads: int | None = None  # torch intra-op threads for the cell; None = leave as is
     launcher: str = "local"
 
 

@@ -14,6 +14,9 @@ from collections import defaultdict
 from benchmark.engine.records import CellRecord
 
 FORMATS = ("md", "csv", "latex", "json")
+BUSY_MARK = " (busy)"
+BUSY_NOTE = ("(busy): tokens/s measured while other work took this cell's CPU time (record field "
+             "cpu_wait_share > 0.1): not this machine's speed; run again on an idle machine to compare speeds.")
 
 
 def summarise(records: list[CellRecord]) -> list[dict]:
@@ -38,6 +41,7 @@ def _row(records: list[CellRecord]) -> dict:
         "metrics": {k: statistics.fmean(v) for k, v in values.items()},
         "metrics_std": {k: statistics.stdev(v) if len(v) > 1 else 0.0 for k, v in values.items()},
         "train_tokens_per_s": _mean(r.get("train_tokens_per_s") for r in ok),
+        "contended": any(r.get("contended") for r in ok),  # a seed's throughput measured on a busy CPU
         "peak_mem_bytes": max((r["peak_mem_bytes"] for r in ok if r.get("peak_mem_bytes") is not None), default=None),
         "wall_s": _mean(r.get("wall_s") for r in ok),
         "baselines": ok[0].get("baselines", {}) if ok else {},
@@ -89,9 +93,10 @@ def _cells(row, metrics) -> list[str]:
         return [row["model"], row["backend"], "", *([""] * len(metrics)), "", "", "", note]
     mem = row["peak_mem_bytes"]
     status = row["status"] if row["status"] == "ok" else f"{row['status']}: {row.get('error', '')[:80]}"
+    busy = BUSY_MARK if row.get("contended") else ""
     return [row["model"], row["backend"], f"{row['params']:,}" if row["params"] else "",
             *[_fmt(row["metrics"].get(m), row["metrics_std"].get(m), row["seeds"]) for m in metrics],
-            _fmt(row["train_tokens_per_s"]), f"{mem / 2**20:.1f}" if mem is not None else "",
+            _fmt(row["train_tokens_per_s"]) + busy, f"{mem / 2**20:.1f}" if mem is not None else "",
             _fmt(row["wall_s"]), status]
 
 
@@ -118,15 +123,16 @@ def _task_table(task, rows, fmt) -> str:
     profile = rows[0]["profile"]
     device = next((r["device"] for r in rows if r.get("device")), "")
     title = f"{task} (profile {profile}; {device}; metrics mean ± std over seeds)"
+    note = [BUSY_NOTE] if any(r.get("contended") for r in rows) else []
     if fmt == "md":
         lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(c.replace("|", "/") for c in cells) + " |" for cells in body]
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines + ["", *note] if note else lines) + "\n"
     esc = lambda s: s.replace("_", r"\_").replace("%", r"\%").replace("&", r"\&").replace("±", r"$\pm$")  # noqa: E731
     lines = [f"% {esc(title)}", r"\begin{tabular}{" + "l" * 2 + "r" * (len(header) - 3) + "l}", r"\toprule",
              " & ".join(esc(h) for h in header) + r" \\", r"\midrule"]
     lines += [" & ".join(esc(c) for c in cells) + r" \\" for cells in body]
-    lines += [r"\bottomrule", r"\end{tabular}", ""]
+    lines += [r"\bottomrule", r"\end{tabular}", *[f"% {esc(n)}" for n in note], ""]
     return "\n".join(lines)
 
 
@@ -135,10 +141,10 @@ def _csv(rows) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["task", "model", "backend", "profile", "status", "seeds", "params", *metrics,
-                     *[f"{m} std" for m in metrics], "train_tokens_per_s", "peak_mem_bytes", "wall_s", "note"])
+                     *[f"{m} std" for m in metrics], "train_tokens_per_s", "contended", "peak_mem_bytes", "wall_s", "note"])
     for r in sorted(rows, key=lambda r: (r["task"], r["backend"], r["model"])):
         writer.writerow([r["task"], r["model"], r["backend"], r["profile"], r["status"], r["seeds"], r["params"],
                          *[r["metrics"].get(m, "") for m in metrics], *[r["metrics_std"].get(m, "") for m in metrics],
-                         r["train_tokens_per_s"], r["peak_mem_bytes"], r["wall_s"],
+                         r["train_tokens_per_s"], r.get("contended", False), r["peak_mem_bytes"], r["wall_s"],
                          r.get("reason") or r.get("error") or ""])
     return out.getvalue()

@@ -6,6 +6,8 @@ test (Tiny Shakespeare: 1,003,854 / 55,770 / 55,770 characters).
 """
 from __future__ import annotations
 
+import functools
+
 from tasks.data.corpus import Corpus, LanguageModelData, build_corpus, char_tokens
 from tasks.data.sources import cached, local_file, read_text
 
@@ -26,9 +28,12 @@ def load_chars(path, train_fraction: float) -> Corpus:
 def char_lm_data(settings, train, data_dir) -> LanguageModelData:
     """settings: char_lm's (file, train_fraction, bptt, eval_batch_size, max_train_tokens);
     train: batch_size. The corpus is read (or taken from the cache) at `setup`."""
-    def load():
-        path = local_file(data_dir, settings.file, TASK)
-        return cached("char_lm", [path], {"train_fraction": settings.train_fraction},
-                      lambda: load_chars(path, settings.train_fraction))
+    # A partial over a module-level function, not a closure: multi-device training pickles the data module.
+    load = functools.partial(_cached_chars, data_dir, settings.file, settings.train_fraction)
     return LanguageModelData(load, train.batch_size, settings.eval_batch_size, settings.bptt,
                              settings.max_train_tokens)
+
+
+def _cached_chars(data_dir, file: str, train_fraction: float) -> Corpus:
+    path = local_file(data_dir, file, TASK)
+    return cached("char_lm", [path], {"train_fraction": train_fraction}, lambda: load_chars(path, train_fraction))

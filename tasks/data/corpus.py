@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import Dataset
 
 from benchmark.errors import DataError
-from tasks.data.loader import loader
+from tasks.data.loader import loader, replica
 
 EOS, UNK = "<eos>", "<unk>"
 SPLITS = ("train", "val", "test")
@@ -99,8 +99,9 @@ class BpttChunks(Dataset):
 
 
 class LanguageModelData(L.LightningDataModule):
-    """Training streams of `batch_size`, validation/test streams of `eval_batch_size`, in
-    order (never shuffled: the carried state needs each stream's chunks consecutively).
+    """Training streams of `batch_size` (per process), validation/test streams of
+    `eval_batch_size`, in order (never shuffled: the carried state needs each stream's chunks
+    consecutively).
 
     `load` is a zero-argument callable returning the Corpus; `max_train_tokens` > 0 keeps
     only that many leading training tokens (smoke runs)."""
@@ -151,7 +152,14 @@ class LanguageModelData(L.LightningDataModule):
         return loader(self.chunks(split), batch_size=None)
 
     def train_dataloader(self):
-        return self._loader("train")
+        rank, world = replica(self)
+        if world == 1:
+            return self._loader("train")
+        # Several processes: the text is cut into batch_size x processes streams and each rank
+        # reads its own batch_size of them, chunk after chunk, so its carried state stays valid.
+        streams = batchify(self.corpus.train, self.batch_size * world)
+        return loader(BpttChunks(streams[rank * self.batch_size:(rank + 1) * self.batch_size], self.bptt),
+                      batch_size=None)
 
     def val_dataloader(self):
         return self._loader("val")

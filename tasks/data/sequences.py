@@ -21,7 +21,7 @@ from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import Dataset, Sampler
 
 from benchmark.metrics import IGNORE
-from tasks.data.loader import loader
+from tasks.data.loader import loader, replica
 
 PAD, UNK = "<pad>", "<unk>"
 
@@ -109,12 +109,15 @@ class BucketBatchSampler(Sampler):
     """Batches of similar-length sequences.
 
     Training: shuffle, cut into pools of `pool` batches, sort each pool by length, cut into
-    batches and shuffle the batch order (the torchtext BucketIterator recipe). Evaluation:
-    sort everything by length, fixed order."""
+    batches and shuffle the batch order (the torchtext BucketIterator recipe); with several
+    processes (`replica` = (rank, processes)) each takes every processes-th batch, the same
+    count on each. Evaluation: sort everything by length, fixed order, the whole split."""
 
-    def __init__(self, lengths: torch.Tensor, batch_size: int, shuffle: bool, seed: int = 0, pool: int = 50):
+    def __init__(self, lengths: torch.Tensor, batch_size: int, shuffle: bool, seed: int = 0, pool: int = 50,
+                 replica: tuple[int, int] = (0, 1)):
         self.lengths, self.batch_size, self.shuffle = lengths.tolist(), batch_size, shuffle
         self.seed, self.pool, self.epoch = seed, pool, 0
+        self.rank, self.world = replica if shuffle else (0, 1)
 
     def set_epoch(self, epoch: int) -> None:  # Lightning calls this at each epoch start
         self.epoch = epoch
@@ -132,13 +135,14 @@ class BucketBatchSampler(Sampler):
             chunk = sorted(order[start:start + span], key=lambda i: self.lengths[i])
             batches += [chunk[i:i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
         rng.shuffle(batches)
-        return batches
+        return batches[self.rank::self.world][:len(batches) // self.world]
 
     def __iter__(self):
         return iter(self._batches())
 
     def __len__(self):
-        return -(-len(self.lengths) // self.batch_size)
+        batches = -(-len(self.lengths) // self.batch_size)
+        return batches if self.world == 1 else batches // self.world
 
 
 def eval_indices(n: int, batches: int, batch_size: int) -> list[int]:
@@ -165,7 +169,7 @@ class SequenceData(L.LightningDataModule):
 
     def _loader(self, split, shuffle):
         seqs = self.splits[split]
-        sampler = BucketBatchSampler(seqs.lengths, self.batch_size, shuffle, self.seed)
+        sampler = BucketBatchSampler(seqs.lengths, self.batch_size, shuffle, self.seed, replica=replica(self))
         return loader(SequenceDataset(seqs), batch_sampler=sampler, collate_fn=pad_batch)
 
     def train_dataloader(self):

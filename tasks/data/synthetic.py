@@ -20,7 +20,10 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
+from tasks.data.loader import replica
+
 SPLIT_OFFSET = {"train": 0, "val": 1_000_003, "test": 2_000_003}
+RANK_OFFSET = 3_000_017  # training rank r of a multi-process cell draws from seed + r * RANK_OFFSET
 
 BLANK, DELIM, CATEGORIES, RECALL = 0, 9, 8, 10
 VOCAB = 10  # blank, 8 symbols, delimiter
@@ -50,15 +53,17 @@ class GeneratedData(L.LightningDataModule):
     def _device(self):
         return self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
 
-    def _loader(self, split, batches):
-        stream = _Stream(self.make_batch, self.batch_size, self.seed + SPLIT_OFFSET[split], batches, self._device)
-        return DataLoader(stream, batch_size=None)
+    def _loader(self, split, batches, rank: int = 0):
+        seed = self.seed + SPLIT_OFFSET[split] + rank * RANK_OFFSET
+        return DataLoader(_Stream(self.make_batch, self.batch_size, seed, batches, self._device), batch_size=None)
 
     def transfer_batch_to_device(self, batch, device, dataloader_idx):
         return batch  # born on the device: skip Lightning's per-step walk over the batch (~1 ms)
 
     def train_dataloader(self):
-        return self._loader("train", None)
+        # Each training process its own fresh sequences (rank 0 those of one device); every
+        # process scores the same fixed validation and test sets.
+        return self._loader("train", None, rank=replica(self)[0])
 
     def val_dataloader(self):
         return self._loader("val", self.eval_batches)

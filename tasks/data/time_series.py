@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import Dataset
 
 from benchmark.errors import DataError
-from tasks.data.loader import loader
+from tasks.data.loader import loader, replica
 from tasks.data.sequences import eval_indices
 from tasks.data.sources import cached, local_file, read_text
 
@@ -133,7 +133,8 @@ class ForecastData(L.LightningDataModule):
         return Windows(self.series, self.starts[split], s.lookback, s.horizon, self.inputs, self.outputs)
 
     def train_dataloader(self):
-        return loader(self.dataset("train"), self.batch_size, shuffle=True, seed=self.seed, drop_last=True)
+        return loader(self.dataset("train"), self.batch_size, shuffle=True, seed=self.seed, drop_last=True,
+                      replica=replica(self))
 
     def val_dataloader(self):
         return loader(self.dataset("val"), self.batch_size)

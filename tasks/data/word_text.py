@@ -8,6 +8,8 @@ WikiText-2's wiki.{train,valid,test}.tokens work the same), or `hub`, WikiText-2
 """
 from __future__ import annotations
 
+import functools
+
 from tasks.data.corpus import SPLITS, Corpus, LanguageModelData, build_corpus, word_tokens
 from tasks.data.sources import cached, load_hub, local_file, read_text
 
@@ -33,15 +35,18 @@ def load_hub_words(repo: str, config: str, hint: str) -> Corpus:
 def word_lm_data(settings, train, data_dir) -> LanguageModelData:
     """settings: word_lm's (source, folder, files, hub_repo, hub_config, bptt, eval_batch_size,
     max_train_tokens); train: batch_size. The corpus is read (or taken from the cache) at `setup`."""
-    def load():
-        if settings.source == "hub":
-            hint = (f"put train/valid/test text files in DIR/{settings.folder}/, set word_lm.files, "
-                    f"and run with word_lm.source=local --data-dir DIR")
-            key = {"repo": settings.hub_repo, "config": settings.hub_config}
-            return cached("word_lm-hub", [], key,
-                          lambda: load_hub_words(settings.hub_repo, settings.hub_config, hint))
-        paths = {name: local_file(data_dir, f"{settings.folder}/{file}", TASK)
-                 for name, file in zip(SPLITS, settings.files)}
-        return cached("word_lm", list(paths.values()), {"eos": True}, lambda: load_local_words(paths))
+    # A partial over a module-level function, not a closure: multi-device training pickles the data module.
+    load = functools.partial(_cached_words, settings.source, data_dir, settings.folder, tuple(settings.files),
+                             settings.hub_repo, settings.hub_config)
     return LanguageModelData(load, train.batch_size, settings.eval_batch_size, settings.bptt,
                              settings.max_train_tokens)
+
+
+def _cached_words(source: str, data_dir, folder: str, files: tuple, hub_repo: str, hub_config: str) -> Corpus:
+    if source == "hub":
+        hint = (f"put train/valid/test text files in DIR/{folder}/, set word_lm.files, "
+                f"and run with word_lm.source=local --data-dir DIR")
+        return cached("word_lm-hub", [], {"repo": hub_repo, "config": hub_config},
+                      lambda: load_hub_words(hub_repo, hub_config, hint))
+    paths = {name: local_file(data_dir, f"{folder}/{file}", TASK) for name, file in zip(SPLITS, files)}
+    return cached("word_lm", list(paths.values()), {"eos": True}, lambda: load_local_words(paths))
