@@ -197,3 +197,13 @@ def test_bench_overhead_refuses_what_it_cannot_compare_with_a_message(capsys, mo
     assert "no data directory set" in capsys.readouterr().err
     assert main(["bench", "overhead", "--task", "char_lm", "--steps", "2", "--data-dir", str(data_dir)]) == 2
     assert "automatic-optimisation" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_bench_busy_times_the_cells_alone_and_beside_a_twin():
+    run = subprocess.run([sys.executable, "-m", "benchmark", "bench", "busy", "--tasks", "adding", "--models", "rnn",
+                          "--threads", "1"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert re.search(r"^alone: +[\d.]+ s +\(threads \[1\], cpu_wait_share mean [\d.]+", run.stdout, re.M)
+    assert re.search(r"^beside a twin: +[\d.]+ s", run.stdout, re.M)
+    assert re.search(r"^busy/idle [\d.]+x$", run.stdout, re.M)

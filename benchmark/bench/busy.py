@@ -44,7 +44,8 @@ def _wait_share(out: Path) -> str:
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines() if line.strip()]
     shares = [r["cpu_wait_share"] for r in records if r.get("cpu_wait_share") is not None]
     contended = sum(bool(r.get("contended")) for r in records)
-    return (f"cpu_wait_share mean {statistics.fmean(shares):.3f} (max {max(shares):.3f}), "
+    threads = sorted({r.get("threads") for r in records})
+    return (f"threads {threads}, cpu_wait_share mean {statistics.fmean(shares):.3f} (max {max(shares):.3f}), "
             f"{contended}/{len(records)} contended" if shares else "no cpu_wait_share recorded")
 
 
@@ -52,7 +53,7 @@ def main(args) -> int:
     print(f"bench busy: run --tasks {args.tasks} --models {args.models} --profile {args.profile} "
           f"--threads {args.threads if args.threads is not None else '(default)'}; "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}; {os.cpu_count()} CPUs")
-    print(provenance_line())
+    print(provenance_line().replace("device:", "this process's device:"))
     with tempfile.TemporaryDirectory(prefix="rnnbench-busy-") as tmp:
         tmp = Path(tmp)
         start = time.perf_counter()

@@ -14,7 +14,7 @@ from pathlib import Path
 from benchmark.measurements import results
 from benchmark.measurements.settings import load
 
-# measure sub-command name -> module in this package
+# measure sub-command name -> module in this package (its NAME, folder and settings block too)
 MEASUREMENTS = {"params": "parameters", "memory-span": "memory_span", "gradient-flow": "gradient_flow",
                 "speed": "speed"}
 
@@ -26,8 +26,8 @@ def module(name: str):
 
 def measure(name: str, profile: str, out_dir, reuse: bool = False) -> dict:
     """Run one measurement into out_dir/<module name>/ (or reuse a finished one with the same settings)."""
+    settings = load(profile, MEASUREMENTS[name])  # a bad profile is reported before torch loads
     mod = module(name)
-    settings = load(profile, mod.NAME)
     folder = Path(out_dir) / mod.NAME
     if reuse:
         old = results.read(folder, mod.NAME)
