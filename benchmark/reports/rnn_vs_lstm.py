@@ -17,7 +17,6 @@ from pathlib import Path
 
 from benchmark.engine.store import ResultsStore
 from benchmark.measurements import MEASUREMENTS, measure
-from benchmark.measurements.settings import load as load_settings
 from benchmark.reports import plots
 from benchmark.reports.run_note import write_run_note
 
@@ -268,8 +267,6 @@ def write(rows: list[dict], out_dir, title: str) -> list[Path]:
 
 def reproduce(profile: str, out_dir) -> int:
     out = Path(out_dir)
-    for name in ORDER:  # every block there before anything is measured
-        load_settings(profile, MEASUREMENTS[name])
     results = {name: measure(name, profile, out, reuse=True) for name in ORDER}
     for result in results.values():
         plots.draw(result, out / result["name"])
