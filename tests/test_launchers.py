@@ -61,7 +61,9 @@ def test_slurm_jobs_through_submitit(tmp_path):
 @pytest.mark.slow
 def test_ray_runs_four_cells_two_at_a_time_into_one_store(tmp_path):
     pytest.importorskip("ray")
-    cells = build_cells(["copy,adding"], ["rnn,lstm"], ["cudnn"], 1, "smoke", parse_set(FAST))
+    # Cells long enough (a few seconds) that the second Ray worker is up, importing torch and
+    # Lightning, before the first has finished all four: under load that boot took longer.
+    cells = build_cells(["copy,adding"], ["rnn,lstm"], ["cudnn"], 1, "smoke", parse_set([*FAST, "train.max_steps=300"]))
     summary = run_matrix(cells, tmp_path, launcher="ray", parallel=2, stream=QUIET)
     records = ResultsStore(tmp_path).records()
     assert summary.ran == 4 and len({r["key"] for r in records}) == len(records) == 4

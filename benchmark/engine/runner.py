@@ -24,12 +24,9 @@ from benchmark.engine.cells import Cell
 from benchmark.engine.environment import device_name, host, versions
 from benchmark.engine.host_memory import retain_freed_memory
 from benchmark.engine.records import FAILED, OK, SKIPPED, CellRecord, base_record
-from benchmark.engine.throughput import CONTENDED, ThroughputMeter, published
+from benchmark.engine.throughput import CONTENDED, PEAK_MEM_KIND, ThroughputMeter, published
 from benchmark.errors import ConfigError, DataUnavailable, NonFiniteLoss
 from tasks import get_task
-
-
-PEAK_MEM_KIND = {"cuda": "cuda_max_allocated", "cpu": "cpu_rss_growth"}  # what peak_mem_bytes counts, by device
 
 
 @dataclass

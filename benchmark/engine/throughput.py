@@ -85,6 +85,7 @@ class _RssSampler:
         return max(self.peak, _rss_bytes() - self.base)
 
 
+PEAK_MEM_KIND = {"cuda": "cuda_max_allocated", "cpu": "cpu_rss_growth"}  # what peak_mem_bytes counts, by device
 CONTENDED = 0.1  # cpu_wait_share above which a cell's throughput counts as measured on a busy CPU
 PREFIX = "meter/"
 
@@ -116,10 +117,9 @@ class ThroughputMeter(L.Callback):
         self._eval_s = 0.0
         self._t0 = self._end = None
         self.peak_mem_bytes = None
-        self.peak_mem_kind = None
         self.cpu_wait_share = None
         self._sampler = None
-        self._queue0 = None
+        self._queue0 = self._queue_end = None
 
     def setup(self, trainer, pl_module, stage):
         device = trainer.strategy.root_device
@@ -145,6 +145,7 @@ class ThroughputMeter(L.Callback):
             self._steady_tokens += tokens
         if trainer.max_steps > 0 and trainer.global_step >= trainer.max_steps:
             self._end = self._now(trainer)  # the last optimiser step
+            self._queue_end = run_queue_ns()
 
     def _now(self, trainer) -> float:
         synchronize(trainer.strategy.root_device)
@@ -164,14 +165,14 @@ class ThroughputMeter(L.Callback):
         if self._end is None:  # stopped before max_steps (max_epochs, a callback)
             self._end = self._now(trainer)
         self.train_s = self._end - self._t0 - self._eval_s
-        queue = run_queue_ns()
+        queue = self._queue_end or run_queue_ns()
         if queue and self._queue0:
             on_cpu, waiting = (b - a for a, b in zip(self._queue0, queue))
             self.cpu_wait_share = waiting / (on_cpu + waiting) if on_cpu + waiting > 0 else None
         if device.type == "cuda":
-            self.peak_mem_bytes, self.peak_mem_kind = torch.cuda.max_memory_allocated(device), "cuda_max_allocated"
+            self.peak_mem_bytes = torch.cuda.max_memory_allocated(device)
         elif self._sampler is not None:
-            self.peak_mem_bytes, self.peak_mem_kind = self._sampler.stop(), "cpu_rss_growth"
+            self.peak_mem_bytes = self._sampler.stop()
             self._sampler = None
         figures = {"tokens": self.tokens, "train_s": self.train_s, "warmup_s": self.warmup_s,
                    "tokens_per_s": self.tokens_per_s, "peak_mem_bytes": self.peak_mem_bytes,
