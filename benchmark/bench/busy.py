@@ -9,7 +9,6 @@ Whatever `--threads` says is passed to every run; OMP_WAIT_POLICY is inherited.
 """
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess
@@ -19,6 +18,7 @@ import time
 from pathlib import Path
 
 from benchmark.bench import provenance_line
+from benchmark.engine.store import ResultsStore
 from benchmark.errors import ConfigError
 
 
@@ -41,7 +41,7 @@ def _finish(proc: subprocess.Popen, what: str) -> None:
 
 
 def _wait_share(out: Path) -> str:
-    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines() if line.strip()]
+    records = ResultsStore(out).current()
     shares = [r["cpu_wait_share"] for r in records if r.get("cpu_wait_share") is not None]
     contended = sum(bool(r.get("contended")) for r in records)
     threads = sorted({r.get("threads") for r in records})

@@ -98,11 +98,11 @@ def build_cells(tasks: Iterable[str] | None = None, models: Iterable[str] | None
 
 
 def _seeds(seeds) -> list[int]:
-    if isinstance(seeds, bool) or not isinstance(seeds, int):
-        seeds = list(seeds) if isinstance(seeds, Iterable) else seeds
-        if isinstance(seeds, list) and seeds and all(isinstance(s, int) and s >= 0 for s in seeds):
-            return seeds
+    """N -> seeds 0..N-1; seeds given one by one -> those."""
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        listed = list(range(seeds))
+    else:
+        listed = list(seeds) if isinstance(seeds, Iterable) else []
+    if not listed or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in listed):
         raise ConfigError(f"bad --seeds {seeds!r}: expected an integer >= 1")
-    if seeds < 1:
-        raise ConfigError(f"bad --seeds {seeds!r}: expected an integer >= 1")
-    return list(range(seeds))
+    return listed
