@@ -275,6 +275,10 @@ def _measurement_parsers(sub) -> None:
         p.add_argument("--profile", default="smoke", help="block of configs/measurements.yaml (default: smoke)")
         p.add_argument("--out", help="run folder (default: results/measurements-<profile>)")
         p.add_argument("--threads", type=at_least(0), help=THREADS_HELP)
+        p.add_argument("--seeds", type=at_least(1), help="seeds per measurement (default: the profile's, 3)")
+        p.add_argument("--set", action="append", default=[], metavar="BLOCK.KEY=VALUE",
+                       help="override a measurement setting, e.g. memory_span.train.max_steps=2000 "
+                            "(blocks and keys: configs/measurements.yaml)")
 
     measure = sub.add_parser("measure", help="measure one claim: memory span, gradient flow, speed or parameters")
     measure.add_argument("what", choices=list(MEASUREMENTS))
@@ -293,8 +297,16 @@ def _measurement_out(args) -> str:
     return args.out or os.path.join("results", f"measurements-{args.profile}")
 
 
+def _measurement_settings(args, names) -> dict:
+    """The `--set` tree, with the profile and every override checked before torch loads."""
+    overrides = config.parse_set(args.set)
+    for name in names:
+        measurement_settings.load(args.profile, name, args.seeds, overrides)
+    return overrides
+
+
 def cmd_measure(args) -> int:
-    measurement_settings.load(args.profile, MEASUREMENTS[args.what])  # a bad profile: reported before torch loads
+    overrides = _measurement_settings(args, [MEASUREMENTS[args.what]])
     from benchmark.engine.environment import use_threads
     from benchmark.measurements import measure
     from benchmark.reports import plots
@@ -302,7 +314,7 @@ def cmd_measure(args) -> int:
 
     use_threads(args.threads)
     out = _measurement_out(args)
-    result = measure(args.what, args.profile, out)
+    result = measure(args.what, args.profile, out, seeds=args.seeds, overrides=overrides)
     plots.draw(result, os.path.join(out, result["name"]))
     write_run_note(out, args.profile)
     print(f"results: {out}")
@@ -310,13 +322,12 @@ def cmd_measure(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    for name in MEASUREMENTS.values():  # a bad profile: reported before torch loads
-        measurement_settings.load(args.profile, name)
+    overrides = _measurement_settings(args, MEASUREMENTS.values())
     from benchmark.engine.environment import use_threads
     from benchmark.reports.rnn_vs_lstm import reproduce
 
     use_threads(args.threads)
-    return reproduce(args.profile, _measurement_out(args))
+    return reproduce(args.profile, _measurement_out(args), seeds=args.seeds, overrides=overrides)
 
 
 def cmd_report(args) -> int:

@@ -52,17 +52,21 @@ def test_bench_and_measurements_build_their_cells_the_same_way():
     assert bench == build_cells(["copy"], ["gru"], ["cudnn"], 1, None, {
         "model": {"hidden": 16}, "copy": {"delay": 6},
         "train": {"max_steps": 5, "val_every": 0, "val_batches": 1, "test_batches": 1}})[0]
-    settings = {"delays": [5], "models": ["rnn"], "hidden": 8, "seeds": 1, "train": TINY}
-    (label, delay, cell), = memory_span.cells(settings, "smoke").values()
-    assert (label, delay) == ("rnn", 5)
-    assert cell == build_cells(["copy"], ["rnn"], ["cudnn"], 1, "smoke",
-                               parse_set(["copy.delay=5", "model.hidden=8", *[f"train.{k}={v}" for k, v in TINY.items()]]))[0]
+    settings = {"models": ["rnn"], "hidden": 8, "seeds": [0], "train": {**TINY, "val_every": 5},
+                "solved": {"recall": "recall_acc>=0.99"}}
+    (label, lag, seed, cell), = memory_span.cells(settings, "smoke", "recall", [5], budget=10).values()
+    assert (label, lag, seed) == ("rnn", 5, 0)
+    assert cell == build_cells(["copy"], ["rnn"], ["cudnn"], 1, "smoke", parse_set(
+        ["copy.delay=4", "copy.symbols=1", "model.hidden=8", "train.max_steps=10", "train.val_every=5",
+         "train.stop_at=recall_acc>=0.99", *[f"train.{k}={v}" for k, v in TINY.items() if k != "max_steps"]]))[0]
 
 
 def test_gradient_flow_trains_its_model_as_the_matrix_trains_that_cell(tmp_path):
-    settings = {"hidden": 8, "train_delay": 4, "train": TINY, "seed": 0}
-    cell = gradient_flow.copy_cell("lstm", settings, "smoke")
+    settings = {"hidden": 8, "train": TINY}
+    cell = gradient_flow.recall_cell("lstm", settings, "smoke", 4, seed=0)
     module, record = gradient_flow.trained_module(cell, tmp_path / "gf")
+    again, _ = gradient_flow.trained_module(cell, tmp_path / "gf")  # a re-run reuses the saved weights
+    assert torch.equal(again.encoder.rnn.weight_hh_l0, module.encoder.rnn.weight_hh_l0)
     run_matrix([cell], tmp_path / "matrix")
     (matrix_record,) = ResultsStore(tmp_path / "matrix").records()
     assert record["key"] == matrix_record["key"] and record["metrics"] == matrix_record["metrics"]

@@ -27,7 +27,7 @@ def rows(family: str, hidden: int, batch: int, seq: int, repeats: int, seed: int
     for name, backend, bf16 in runs:
         try:
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-                r = measure_point(family, backend, hidden, seq, settings, dev)
+                r = measure_point(family, backend, hidden, seq, settings, dev, seed)
         except Exception as e:  # noqa: BLE001 - torch.compile needs a working compiler on this host
             if backend != "compile":
                 raise

@@ -1,7 +1,8 @@
 """Measurements of the lecture's RNN-vs-LSTM claims, one module per claim.
 
 Each module has `NAME` and `run(settings, out_dir, profile) -> result`, where `settings` is its
-block of configs/measurements.yaml for the profile. A result is a JSON-ready dict holding the
+block of configs/measurements.yaml for the profile, with `seeds` (a list) folded in; every
+measurement runs over those seeds and keeps one row per seed (`stats` summarises them). A result is a JSON-ready dict holding the
 measured rows, a unit per quantity, the settings, seed, device and library versions
 (`environment.provenance`); `results.write` saves it as JSON + CSV. Measurements return
 results and never plot: the reports draw them (benchmark/reports/plots.py).
@@ -24,9 +25,11 @@ def module(name: str):
     return importlib.import_module(f"benchmark.measurements.{MEASUREMENTS[name]}")
 
 
-def measure(name: str, profile: str, out_dir, reuse: bool = False) -> dict:
-    """Run one measurement into out_dir/<module name>/ (or reuse a finished one with the same settings)."""
-    settings = load(profile, MEASUREMENTS[name])  # a bad profile is reported before torch loads
+def measure(name: str, profile: str, out_dir, reuse: bool = False, seeds: int | None = None,
+            overrides: dict | None = None) -> dict:
+    """Run one measurement into out_dir/<module name>/ (or reuse a finished one with the same
+    settings). `seeds`: how many (default: the profile's); `overrides`: `--set` tree."""
+    settings = load(profile, MEASUREMENTS[name], seeds, overrides)  # bad settings: reported before torch loads
     mod = module(name)
     folder = Path(out_dir) / mod.NAME
     if reuse:

@@ -79,8 +79,8 @@ def peak_memory(step, device) -> tuple[int, str]:
     return saved_for_backward_bytes(step), "cpu_saved_for_backward"
 
 
-def measure_point(family, backend, hidden, seq, settings, device) -> dict:
-    torch.manual_seed(settings["seed"])
+def measure_point(family, backend, hidden, seq, settings, device, seed: int = 0) -> dict:
+    torch.manual_seed(seed)
     model = build(family, backend, hidden, device)
     batch, sync = settings["batch"], device_sync(device)
     x = torch.randn(batch, seq, hidden, device=device)
@@ -98,7 +98,7 @@ def measure_point(family, backend, hidden, seq, settings, device) -> dict:
     inference = time_call(infer, settings["warmup"], settings["repeats"], sync)
     mem, mem_kind = peak_memory(train_step, device)
     tokens = batch * seq
-    return {"family": family, "backend": backend, "hidden": hidden, "seq": seq, "batch": batch,
+    return {"family": family, "backend": backend, "hidden": hidden, "seq": seq, "batch": batch, "seed": seed,
             "train_s": train.median_s, "train_tokens_per_s": tokens / train.median_s,
             "infer_s": inference.median_s, "infer_tokens_per_s": tokens / inference.median_s,
             "train_gflops": tokens * train_flops_per_token(family, hidden, hidden) / train.median_s / 1e9,
@@ -107,9 +107,9 @@ def measure_point(family, backend, hidden, seq, settings, device) -> dict:
             "status": "ok"}
 
 
-def streaming_latency(family, backend, hidden, settings, device) -> float:
+def streaming_latency(family, backend, hidden, settings, device, seed: int = 0) -> float:
     """Median seconds for one step at batch 1 with the state carried from the previous step."""
-    torch.manual_seed(settings["seed"])
+    torch.manual_seed(seed)
     model = build(family, backend, hidden, device)
     x = torch.randn(1, 1, hidden, device=device)
     carried = [None]
@@ -124,23 +124,26 @@ def streaming_latency(family, backend, hidden, settings, device) -> float:
 def run(settings: dict, out_dir, profile: str) -> dict:
     device = environment.device()
     rows = []
-    for backend in settings["backends"]:
-        for family in settings["families"]:
-            for hidden in settings["hidden"]:
-                rows += _backend_rows(family, backend, hidden, settings, device)
+    # Seeds outermost: each seed is a full pass over the grid (fresh weights and inputs), so
+    # a slow spell of the machine lands in one seed's pairs, not in one family's numbers.
+    for seed in settings.get("seeds", [settings["seed"]]):
+        for backend in settings["backends"]:
+            for family in settings["families"]:
+                for hidden in settings["hidden"]:
+                    rows += _backend_rows(family, backend, hidden, settings, device, seed)
     _add_ratios(rows)
     return {"name": NAME, "profile": profile, "settings": settings, "units": UNITS, "rows": rows,
             "flops": "train 3 * 2*G*h*(x+h) per token, forward 2*G*h*(x+h); x = h; G = 1, 4, 3",
             **environment.provenance(device, settings["seed"])}
 
 
-def _backend_rows(family, backend, hidden, settings, device) -> list[dict]:
-    base = {"family": family, "backend": backend, "hidden": hidden, "batch": settings["batch"]}
+def _backend_rows(family, backend, hidden, settings, device, seed) -> list[dict]:
+    base = {"family": family, "backend": backend, "hidden": hidden, "batch": settings["batch"], "seed": seed}
     if backend == "compile" and not settings.get("compile", True):
         return [{**base, "seq": s, "status": "skipped: compile disabled in this profile"} for s in settings["seq"]]
     try:
-        latency = streaming_latency(family, backend, hidden, settings, device)
-        rows = [measure_point(family, backend, hidden, s, settings, device) for s in settings["seq"]]
+        latency = streaming_latency(family, backend, hidden, settings, device, seed)
+        rows = [measure_point(family, backend, hidden, s, settings, device, seed) for s in settings["seq"]]
     except Exception as e:  # noqa: BLE001 - torch.compile may be missing a compiler on this host
         if backend != "compile":
             raise
@@ -149,7 +152,7 @@ def _backend_rows(family, backend, hidden, settings, device) -> list[dict]:
         return [{**base, "seq": s, "status": reason} for s in settings["seq"]]
     for row in rows:
         row["latency_ms"] = latency * 1e3
-    print(f"speed: {family:<4} {backend:<7} h={hidden:<5} train {rows[-1]['train_tokens_per_s']:.3g} tok/s, "
+    print(f"speed: seed {seed} {family:<4} {backend:<7} h={hidden:<5} train {rows[-1]['train_tokens_per_s']:.3g} tok/s, "
           f"latency {latency * 1e3:.3g} ms")
     return rows
 
@@ -160,9 +163,10 @@ def unavailable(error: Exception) -> str:
 
 
 def _add_ratios(rows):
-    rnn = {(r["backend"], r["hidden"], r["seq"]): r for r in rows if r["family"] == "rnn" and r["status"] == "ok"}
+    """Each row against the RNN's at the same backend, size, length and seed (paired)."""
+    rnn = {(r["backend"], r["hidden"], r["seq"], r["seed"]): r for r in rows if r["family"] == "rnn" and r["status"] == "ok"}
     for r in rows:
-        ref = rnn.get((r["backend"], r["hidden"], r["seq"]))
+        ref = rnn.get((r["backend"], r["hidden"], r["seq"], r["seed"]))
         if r["status"] == "ok" and ref:
             r["train_time_vs_rnn"] = r["train_s"] / ref["train_s"]
             r["infer_time_vs_rnn"] = r["infer_s"] / ref["infer_s"]

@@ -8,17 +8,17 @@ from __future__ import annotations
 import base64
 import csv
 import html
-import json
 from pathlib import Path
 
 from benchmark.measurements import MEASUREMENTS, results
-from benchmark.reports import plots
+from benchmark.reports import plots, rnn_vs_lstm
 
 STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:0.85em}th,td{border:1px solid #bbb;padding:4px 6px;
 vertical-align:top}th{background:#eee}img{max-width:100%;border:1px solid #ddd;margin:0.5em 0}
-.confirmed{background:#dfd}.refined{background:#ffd}.refuted{background:#fdd}details{margin:0.5em 0}"""
-TITLES = {"parameters": "Parameters", "memory_span": "Memory span (copy task)", "gradient_flow": "Gradient flow",
+.confirmed{background:#dfd}.refined{background:#ffd}.refuted{background:#fdd}.inconclusive{background:#eef}
+details{margin:0.5em 0}"""
+TITLES = {"parameters": "Parameters", "memory_span": "Memory span (lag recall, copy, adding)", "gradient_flow": "Gradient flow",
           "speed": "Speed and memory"}
 
 
@@ -64,12 +64,12 @@ def write_report(run_dir) -> Path:
     note = run_dir / "RUN.md"
     if note.exists():
         parts.append(f"<h2>How this was produced</h2><pre>{html.escape(note.read_text())}</pre>")
-    table = run_dir / "rnn_vs_lstm.json"
-    if table.exists():
-        rows = json.loads(table.read_text())
-        header = list(rows[0])
-        parts.append("<h2>The lecture's table, reproduced</h2>"
-                     + table_html(header, [[r[h] for h in header] for r in rows], [r["verdict"] for r in rows]))
+    rows = rnn_vs_lstm.load(run_dir)
+    if rows:
+        header = list(rnn_vs_lstm.COLUMNS)
+        parts.append("<h2>The lecture's table, reproduced</h2><p>Values: mean [95% t-interval] over seeds; "
+                     "comparisons pair seed i of one family with seed i of the other.</p>"
+                     + table_html(header, [[r.get(h) for h in header] for r in rows], [r["verdict"] for r in rows]))
     shown = set()
     for name in MEASUREMENTS.values():
         folder = run_dir / name
@@ -81,8 +81,9 @@ def write_report(run_dir) -> Path:
             shown.add(png)
         result = results.read(folder, name)
         if result is not None:
-            parts.append(f"<p>Device: {html.escape(str(result.get('device')))}; seed {result.get('seed')}; "
-                         f"units: {html.escape(json.dumps(result.get('units', {})))}</p>")
+            seeds = (result.get("settings") or {}).get("seeds", [result.get("seed")])
+            parts.append(f"<p>Device: {html.escape(str(result.get('device')))}; seeds {html.escape(str(seeds))}</p>"
+                         + table_html(["quantity", "unit"], list((result.get("units") or {}).items())))
         csv_path = folder / f"{name}.csv"
         if csv_path.exists():
             parts.append(f"<details open><summary>{csv_path.name}</summary>{csv_html(csv_path)}</details>")

@@ -5,6 +5,7 @@ draws one figure with labelled axes, units and a legend, saves it and returns th
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib
@@ -29,47 +30,116 @@ def _subtitle(result) -> str:
     return f"{result['profile']} profile; {result['device']}"
 
 
+def _geo(values) -> float | None:
+    """Geometric mean of positive ratios (the mean of their logs, as the verdicts use)."""
+    logs = [math.log10(max(v, 1e-300)) for v in values if v is not None and math.isfinite(v)]
+    return 10 ** (sum(logs) / len(logs)) if logs else None
+
+
 def memory_span(result: dict, path) -> Path:
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    rows = result["rows"]
-    for label in dict.fromkeys(r["model"] for r in rows):
-        pts = [(r["delay"], r["recall_acc"]) for r in rows if r["model"] == label and r["recall_acc"] is not None]
-        if not pts:
-            continue
-        family = next(r["family"] for r in rows if r["model"] == label)
-        hidden = next(r["hidden"] for r in rows if r["model"] == label)
-        ax.plot(*zip(*pts), marker="o", color=COLOURS.get(family), linestyle="--" if "matched" in label else "-",
-                label=f"{label} (h={hidden})")
-    delays = sorted({r["delay"] for r in rows})
-    ax.axhline(rows[0]["memoryless_acc"], color="grey", linestyle=":", label="memoryless baseline (1/8)")
-    ax.axhline(result["settings"]["solved_acc"], color="black", linewidth=0.8, label="solved threshold")
-    ax.set_xscale("log")
-    ax.set_xticks(delays, [str(d) for d in delays])
-    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("copy delay T (time steps, log scale)")
-    ax.set_ylabel("recall accuracy (fraction of symbols)")
-    ax.set_title(f"Memory span on the copy task\n{_subtitle(result)}", fontsize=9)
-    ax.legend(fontsize=7)
+    """Span curves: per task, the share of seeds that solved each lag (Wilson 95% interval), per model."""
+    tasks = list(result["spans"])
+    fig, axes = plt.subplots(1, len(tasks), figsize=(6.0 * len(tasks), 4.2), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        labels = result["spans"][task]
+        for i, (label, span) in enumerate(labels.items()):
+            lags = sorted(int(k) for k in span["per_lag"])
+            pts = [span["per_lag"][str(k)] for k in lags]
+            frac = [p["fraction"] for p in pts]
+            err = [[f - p["wilson95"][0] for f, p in zip(frac, pts)], [p["wilson95"][1] - f for f, p in zip(frac, pts)]]
+            family = label.split("-")[0]
+            offset = [k * (1 + 0.03 * (i - len(labels) / 2)) for k in lags]  # keep error bars apart
+            ax.errorbar(offset, frac, yerr=err, marker="o", capsize=3, color=COLOURS.get(family),
+                        linestyle="--" if "matched" in label else "-",
+                        label=f"{label}: largest lag solved {span['largest_lag_solved']}")
+        ax.axhline(2 / 3, color="black", linewidth=0.8, linestyle=":", label="solved: 2 of 3 seeds")
+        ax.set_xscale("log")
+        ticks = sorted({int(k) for span in labels.values() for k in span["per_lag"]})
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_xlabel("lag (time steps held, log scale)")
+        ax.set_ylabel(f"share of seeds at {result['settings']['solved'][task]} (Wilson 95%)")
+        cal = result["calibration"][task]
+        ax.set_title(f"{task}: budget {cal['budget']} steps" + ("" if cal["calibrated"] else " (calibration failed)"),
+                     fontsize=9)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"Memory span per model\n{_subtitle(result)}", fontsize=9)
     return _save(fig, path)
 
 
+def learning_curves(result: dict, path) -> Path:
+    """Validation metric against training step for every memory cell: one panel per task and
+    lag, one colour per model, one line per seed; cells stop once they reach the target."""
+    import pandas as pd
+
+    store = Path(result["cells_store"]).parent
+    if not store.is_absolute() and not store.exists():
+        store = Path(path).parent / "cells"
+    panels = sorted({(r["task"], r["lag"]) for r in result["rows"]}, key=lambda p: (list(result["spans"]).index(p[0]), p[1]))
+    cols = min(5, len(panels))
+    rows_n = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(rows_n, cols, figsize=(3.2 * cols, 2.6 * rows_n), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    for ax, (task, lag) in zip(axes.flat, panels):
+        metric = None
+        for r in (r for r in result["rows"] if r["task"] == task and r["lag"] == lag and r.get("curve")):
+            file = store / r["curve"]
+            if not file.exists():
+                continue
+            metric = f"val/{r['metric']}"
+            df = pd.read_csv(file)
+            if metric not in df:
+                continue
+            df = df[["step", metric]].dropna()
+            ax.plot(df["step"], df[metric], color=COLOURS.get(r["family"]), linewidth=0.9,
+                    linestyle="--" if "matched" in r["model"] else "-",
+                    label=r["model"] if r["seed"] == min(x["seed"] for x in result["rows"]) else None)
+        ax.set_title(f"{task}, lag {lag}", fontsize=8)
+        ax.set_xlabel("training step", fontsize=7)
+        ax.set_ylabel(metric or "validation metric", fontsize=7)
+        ax.tick_params(labelsize=6)
+    handles = {}
+    for ax in axes.flat:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, h)
+    if handles:
+        fig.legend(handles.values(), handles.keys(), fontsize=7, loc="upper right")
+    fig.suptitle(f"Learning curves of the memory cells (one line per seed)\n{_subtitle(result)}", fontsize=9)
+    return _save(fig, path)
+
+
+STATE_STYLE = {"h": "-", "c": "--", "forget": ":"}
+STATE_NAME = {"h": "dL/dh", "c": "dL/dC", "forget": "prod f"}
+
+
 def gradient_flow(result: dict, path) -> Path:
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    styles = {("init", "h"): "-", ("trained", "h"): "--", ("init", "c"): "-.", ("trained", "c"): ":"}
-    for curve in result["curves"]:
-        ratios = [(k, r) for k, r in enumerate(curve["ratios"]) if r > 0]
-        if ratios:
-            name = "C" if curve["state"] == "c" else "h"
-            ax.plot(*zip(*ratios), color=COLOURS.get(curve["family"]), linestyle=styles[(curve["stage"], curve["state"])],
-                    label=f"{curve['family']} dL/d{name}, {curve['stage']}")
-    for t in (1e-2, 1e-4):
-        ax.axhline(t, color="grey", linewidth=0.6, linestyle=":")
-    ax.set_yscale("log")
-    ax.set_xlabel("lag k (time steps back from T)")
-    ax.set_ylabel("||dL/ds_{T-k}|| / ||dL/ds_T||  (log scale)")
-    ax.set_title(f"Gradient flow through time (copy task)\n{_subtitle(result)}", fontsize=9)
-    ax.legend(fontsize=7, ncol=2)
+    """Gradient ratios against lag, one panel per initialisation (and one for the trained
+    models): geometric mean over seeds, the band spanning the seeds."""
+    panels = list(dict.fromkeys((c["stage"], c["init"]) for c in result["curves"]))
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.8), squeeze=False, sharey=True)
+    for ax, (stage, init) in zip(axes[0], panels):
+        mine = [c for c in result["curves"] if c["stage"] == stage and c["init"] == init]
+        for family, state in dict.fromkeys((c["family"], c["state"]) for c in mine):
+            seeds = [c["ratios"] for c in mine if c["family"] == family and c["state"] == state]
+            n = min(len(r) for r in seeds)
+            lags = list(range(1, n))
+            per_lag = [[max(r[k], 1e-300) for r in seeds if math.isfinite(r[k])] for k in lags]
+            ax.plot(lags, [_geo(v) for v in per_lag], color=COLOURS.get(family), linestyle=STATE_STYLE[state],
+                    label=f"{family} {STATE_NAME[state]}")
+            if len(seeds) > 1:
+                ax.fill_between(lags, [min(v) for v in per_lag], [max(v) for v in per_lag], color=COLOURS.get(family),
+                                alpha=0.15, linewidth=0)
+        ax.axhline(1e-2, color="grey", linewidth=0.8, linestyle=":", label="1e-2 (lost)")
+        ax.set_yscale("log")
+        ax.set_ylim(1e-12, 1e3)
+        ax.set_xlabel("lag k (steps back from the loss)")
+        ax.set_title(f"{stage}, init {init}", fontsize=8)
+        ax.legend(fontsize=6)
+    axes[0][0].set_ylabel("gradient ratio ||dL/ds(T-k)|| / ||dL/ds(T)||")
+    fig.suptitle(f"Gradient flow through time per initialisation (lag recall; band: seeds' range)\n{_subtitle(result)}",
+                 fontsize=9)
     return _save(fig, path)
 
 
@@ -77,47 +147,56 @@ def spectral_sweep(result: dict, path) -> Path:
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     sweep = result["spectral_sweep"]
     cmap = plt.get_cmap("coolwarm")
-    radii = [r["radius"] for r in sweep]
+    radii = sorted({r["radius"] for r in sweep})
     lo, hi = min(radii), max(radii)
-    for row in sweep:
-        pts = [(k, r) for k, r in enumerate(row["ratios"]) if r > 0]
-        if pts:
-            ax.plot(*zip(*pts), color=cmap((row["radius"] - lo) / ((hi - lo) or 1)),
-                    label=f"rho={row['radius']:g} (x{row['decay_per_step']:.3g}/step)" if row["decay_per_step"]
-                    else f"rho={row['radius']:g}")
+    for rho in radii:
+        rows = [r for r in sweep if r["radius"] == rho]
+        lags = sorted(int(k) for k in rows[0]["ratio_at"])
+        ax.plot(lags, [_geo([r["ratio_at"][str(k)] for r in rows]) for k in lags], marker="o",
+                color=cmap((rho - lo) / ((hi - lo) or 1)), label=f"rho={rho:g}")
+    ax.axhline(1e-2, color="grey", linewidth=0.8, linestyle=":", label="1e-2 (lost)")
     ax.set_yscale("log")
     ax.set_xlabel("lag k (time steps)")
-    ax.set_ylabel("||dL/dh_{T-k}|| / ||dL/dh_T||  (log scale)")
+    ax.set_ylabel("||dL/dh(T-k)|| / ||dL/dh(T)|| (geometric mean over seeds)")
     ax.set_title(f"Vanilla RNN at init, W_hh spectral radius rho\n{_subtitle(result)}", fontsize=9)
     ax.legend(fontsize=7, ncol=2)
     return _save(fig, path)
 
 
 def speed(result: dict, path) -> Path:
+    """Left: training throughput against hidden size (mean over seeds). Right: time per batch
+    relative to the RNN with its paired 95% interval, the thresholds of the verdict drawn in."""
+    from benchmark.measurements import stats
+
     rows = [r for r in result["rows"] if r["status"] == "ok"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2))
     seq_max = max(r["seq"] for r in rows)
-    hidden_max = max(r["hidden"] for r in rows)
     dashes = {"cudnn": "-", "scratch": "--", "compile": ":"}
+    hiddens = sorted({r["hidden"] for r in rows})
     for (family, backend) in dict.fromkeys((r["family"], r["backend"]) for r in rows):
-        mine = [r for r in rows if r["family"] == family and r["backend"] == backend]
-        by_h = sorted((r["hidden"], r["train_tokens_per_s"]) for r in mine if r["seq"] == seq_max)
-        by_t = sorted((r["seq"], r["train_tokens_per_s"]) for r in mine if r["hidden"] == hidden_max)
+        mine = [r for r in rows if r["family"] == family and r["backend"] == backend and r["seq"] == seq_max]
         kw = dict(color=COLOURS.get(family), linestyle=dashes.get(backend, "-"), marker="o", label=f"{family} {backend}")
-        if by_h:
-            left.plot(*zip(*by_h), **kw)
-        if by_t:
-            right.plot(*zip(*by_t), **kw)
-    for ax, what, ticks in ((left, f"hidden size (units), seq {seq_max}", sorted({r["hidden"] for r in rows})),
-                            (right, f"sequence length (steps), hidden {hidden_max}", sorted({r["seq"] for r in rows}))):
+        tps = [stats.summary(r["train_tokens_per_s"] for r in mine if r["hidden"] == h)["mean"] for h in hiddens]
+        left.plot(*zip(*[(h, t) for h, t in zip(hiddens, tps) if t]), **kw)
+        if family != "rnn" and all("train_time_vs_rnn" in r for r in mine):
+            pts = [(h, stats.summary(r["train_time_vs_rnn"] for r in mine if r["hidden"] == h)) for h in hiddens]
+            pts = [(h, s) for h, s in pts if s["mean"] is not None]
+            lo = [s["mean"] - (s["ci95"][0] if math.isfinite(s["ci95"][0]) else s["mean"]) for _, s in pts]
+            hi = [(s["ci95"][1] if math.isfinite(s["ci95"][1]) else s["mean"]) - s["mean"] for _, s in pts]
+            right.errorbar([h for h, _ in pts], [s["mean"] for _, s in pts], yerr=[lo, hi], capsize=3, **kw)
+    right.axhline(1.0, color="black", linewidth=0.8, label="1x (as fast as the RNN)")
+    right.axhline(4.0, color="grey", linewidth=0.8, linestyle=":", label="4x (the parameter ratio)")
+    for ax, ylabel in ((left, "training throughput (tokens/s, fwd+bwd)"),
+                       (right, "time per batch / RNN's (paired 95% CI)")):
         ax.set_xscale("log", base=2)
-        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.set_xticks(hiddens, [str(t) for t in hiddens])
         ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-        ax.set_yscale("log")
-        ax.set_xlabel(what)
-        ax.set_ylabel("training throughput (tokens/s, fwd+bwd)")
+        ax.set_xlabel(f"hidden size (units), sequence {seq_max}")
+        ax.set_ylabel(ylabel)
         ax.legend(fontsize=7)
-    fig.suptitle(f"Training throughput, batch {rows[0]['batch']}\n{_subtitle(result)}", fontsize=9)
+    left.set_yscale("log")
+    fig.suptitle(f"Training speed, batch {rows[0]['batch']}, {len({r['seed'] for r in rows})} seeds\n{_subtitle(result)}",
+                 fontsize=9)
     return _save(fig, path)
 
 
@@ -141,7 +220,7 @@ def parameters(result: dict, path) -> Path:
 # measurement NAME -> its figures: (function, file name) in the measurement's folder
 FIGURES = {
     "parameters": ((parameters, "parameters.png"),),
-    "memory_span": ((memory_span, "memory_span.png"),),
+    "memory_span": ((memory_span, "memory_span.png"), (learning_curves, "learning_curves.png")),
     "gradient_flow": ((gradient_flow, "gradient_flow.png"), (spectral_sweep, "spectral_radius.png")),
     "speed": ((speed, "speed.png"),),
 }
