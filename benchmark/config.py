@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,8 @@ class ModelConfig:
     hidden: int = 128
     num_layers: int = 1
     dropout: float = 0.0
+    init: str = "orthogonal"   # weight and bias initialisation (INITS; benchmark/models/init.py)
+    forget_bias: float = 1.0   # LSTM forget-gate bias under init orthogonal
 
     def __post_init__(self):
         _check(self.variant in VARIANTS, "model", self.variant, f"one of {', '.join(VARIANTS)}")
@@ -50,6 +53,17 @@ class ModelConfig:
         _check(self.num_layers in (1, 2, 3), "model.num_layers", self.num_layers, "1, 2 or 3")
         _check(isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1, "model.dropout", self.dropout,
                "a number in [0, 1)")
+        kind, _ = parse_init(self.init)
+        if kind == "chrono" and self.family != "lstm":
+            raise ConfigError(f"bad model.init {self.init!r} for model {self.variant} (family {self.family}): "
+                              f"chrono sets LSTM gate biases; for {self.family} use orthogonal, pytorch or uniform:A")
+        _check(isinstance(self.forget_bias, (int, float)) and not isinstance(self.forget_bias, bool)
+               and math.isfinite(self.forget_bias), "model.forget_bias", self.forget_bias, "a finite number")
+        # Only the orthogonal policy sets the forget bias from this setting; the others draw
+        # (pytorch, uniform) or set (chrono) every bias, so a changed value would do nothing.
+        if self.forget_bias != 1.0 and kind != "orthogonal":
+            raise ConfigError(f"bad model.forget_bias {self.forget_bias!r} with model.init {self.init!r}: "
+                              f"forget_bias applies to init orthogonal only (the other inits set every bias)")
 
     @property
     def family(self) -> str:
@@ -58,6 +72,32 @@ class ModelConfig:
     @property
     def bidirectional(self) -> bool:
         return VARIANTS[self.variant][1]
+
+
+INITS = "orthogonal, pytorch, uniform:A (A > 0), chrono or chrono:TMAX (TMAX > 2, lstm only)"
+CHRONO_TMAX = 100.0  # Tallec & Ollivier's T_max when `chrono` names none
+
+
+def parse_init(init) -> tuple[str, float | None]:
+    """'orthogonal' -> ('orthogonal', None); 'uniform:0.05' -> ('uniform', 0.05);
+    'chrono' -> ('chrono', CHRONO_TMAX). Raises ConfigError naming model.init otherwise."""
+    kind, sep, arg = str(init).partition(":")
+    if not isinstance(init, str) or kind not in ("orthogonal", "pytorch", "uniform", "chrono"):
+        raise ConfigError(f"bad model.init {init!r}: expected one of {INITS}")
+    if kind in ("orthogonal", "pytorch"):
+        _check(not sep, "model.init", init, f"{kind} without a value")
+        return kind, None
+    if kind == "chrono" and not sep:
+        return kind, CHRONO_TMAX
+    try:
+        value = float(arg)
+    except ValueError:
+        value = math.nan
+    # chrono draws b_f = log(U(1, TMAX - 1)): the range is empty unless TMAX > 2.
+    low, allowed = ((0.0, "uniform:A with A > 0, e.g. uniform:0.05") if kind == "uniform"
+                    else (2.0, "chrono:TMAX with TMAX > 2, e.g. chrono:100"))
+    _check(math.isfinite(value) and value > low, "model.init", init, allowed)
+    return kind, value
 
 
 def _check(ok: bool, what: str, value, allowed: str) -> None:

@@ -1,9 +1,11 @@
 """Copy memory (Arjovsky et al. 2016; Bai et al. 2018).
 
-Input: 10 symbols drawn from 8 categories, T-1 blanks, a delimiter, 10 more blanks
-(length T + 20). Target: blanks until the delimiter's 10 steps have passed, then the 10
-symbols. A model with no memory can do no better than blanks then a uniform guess:
-10 ln 8 / (T + 20) nats per step, the baseline printed beside the loss.
+Input: S symbols (`copy.symbols`, 10 by default) drawn from 8 categories, T-1 blanks, a
+delimiter, S more blanks (length T + 2S). Target: blanks until the delimiter's S steps have
+passed, then the S symbols. Each symbol is held T + S steps (`copy_lag`). A model with no
+memory can do no better than blanks then a uniform guess: S ln 8 / (T + 2S) nats per step,
+the baseline printed beside the loss, and recall accuracy 1/8. `copy.symbols: 1` is the
+lag-only recall task: one symbol, held T + 1 steps.
 
 Data: generated on the training device from the seed (tasks/data/synthetic.py).
 """
@@ -24,21 +26,29 @@ from tasks.data.synthetic import CATEGORIES, RECALL, VOCAB, copy_data
 
 @dataclass(frozen=True)
 class CopySettings:
-    delay: int = 100  # T
+    delay: int = 100       # T
+    symbols: int = RECALL  # S: symbols to recall; 1 = the lag-only recall task
 
     def __post_init__(self):
         if self.delay < 1:
             raise ConfigError(f"bad copy.delay {self.delay}: expected an integer >= 1")
+        if self.symbols < 1:
+            raise ConfigError(f"bad copy.symbols {self.symbols}: expected an integer >= 1")
 
 
-def memoryless_loss(delay: int) -> float:
-    return RECALL * math.log(CATEGORIES) / (delay + 2 * RECALL)
+def copy_lag(delay: int, symbols: int = RECALL) -> int:
+    """Steps each symbol is held: from its input step to its recall step, T + S."""
+    return delay + symbols
+
+
+def memoryless_loss(delay: int, symbols: int = RECALL) -> float:
+    return symbols * math.log(CATEGORIES) / (delay + 2 * symbols)
 
 
 class CopyTask(TaskModule):
     name = "copy"
     kind = "causal"
-    description = "copy memory: recall 10 symbols after T blanks"
+    description = "copy memory: recall S symbols (default 10) after T blanks"
     Settings = CopySettings
 
     @classmethod
@@ -54,11 +64,12 @@ class CopyTask(TaskModule):
         out, _ = self.encoder(F.one_hot(x, VOCAB).float())
         logits = self.head(out)
         loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
-        return loss, logits[:, -RECALL:].argmax(-1), y[:, -RECALL:]
+        recall = self.settings.symbols
+        return loss, logits[:, -recall:].argmax(-1), y[:, -recall:]
 
     def make_metrics(self):
-        # Recall accuracy: the share of the 10 recalled symbols reproduced exactly.
+        # Recall accuracy: the share of the S recalled symbols reproduced exactly.
         return MetricCollection({"recall_acc": MulticlassAccuracy(CATEGORIES + 1, average="micro")})
 
     def baselines(self, data):
-        return {"memoryless": {"loss": memoryless_loss(self.settings.delay), "recall_acc": 1 / CATEGORIES}}
+        return {"memoryless": {"loss": memoryless_loss(self.settings.delay, self.settings.symbols), "recall_acc": 1 / CATEGORIES}}

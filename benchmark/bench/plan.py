@@ -93,7 +93,7 @@ def _eval_batch(cell: Cell, data_dir) -> tuple[float, int, int]:
 
 def _length(data, split) -> int:
     if isinstance(data, GeneratedData):
-        return data.eval_batches
+        return getattr(data, f"{split}_batches")
     return len(getattr(data, f"{split}_dataloader")())
 
 

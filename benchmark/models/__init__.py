@@ -2,8 +2,8 @@
 
 `cudnn` wraps torch.nn.RNN/LSTM/GRU (fused kernels: cuDNN on GPU, oneDNN on CPU);
 `scratch` is our own cells written from the equations (`scratch.py`). Both expose the
-same parameters under the same names, get the same initialisation and return outputs
-and final states in torch's layout, so a task never knows which one it got.
+same parameters under the same names, get the same initialisation (`model.init`, `init.py`)
+and return outputs and final states in torch's layout, so a task never knows which one it got.
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ class Encoder(nn.Module):
                                           dropout=dropout, bidirectional=cfg.bidirectional)
         else:
             self.rnn = ScratchRNN(cfg.family, input_size, cfg.hidden, cfg.num_layers, dropout, cfg.bidirectional)
-        initialise(self.rnn, cfg.family)
+        initialise(self.rnn, cfg.family, cfg.init, cfg.forget_bias)
 
     @property
     def directions(self) -> int:

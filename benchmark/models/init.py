@@ -1,20 +1,44 @@
-"""One initialisation policy, applied the same way to both backends.
+"""Initialisation policies (`model.init`), applied the same way to both backends.
 
-Input weights: Xavier-uniform (Glorot & Bengio 2010), per gate block.
-Recurrent weights: orthogonal (Saxe et al. 2014), per gate block, so the recurrent Jacobian
-starts with singular values 1 rather than vanishing or exploding.
-Biases: zero, except the LSTM forget gate at 1.0 (Gers et al. 2000; Jozefowicz et al. 2015)
-so the cell state is kept by default early in training. torch keeps two bias vectors; the
-effective forget bias b_ih + b_hh is 1.0.
+Both backends carry torch's parameter names (weight_ih_l0, bias_hh_l0_reverse, ...) in the
+same order, so one loop over `named_parameters()` initialises either the same way.
+
+- `orthogonal` (the default). Input weights: Xavier-uniform (Glorot & Bengio 2010), per gate
+  block. Recurrent weights: orthogonal (Saxe et al. 2014), per gate block, so the recurrent
+  Jacobian starts with singular values 1 rather than vanishing or exploding. Biases: zero,
+  except the LSTM forget gate at `model.forget_bias` (1.0: Gers et al. 2000; Jozefowicz et
+  al. 2015) so the cell state is kept by default early in training. torch keeps two bias
+  vectors; the forget bias goes in b_ih and b_hh's forget block stays 0, so the effective
+  forget bias b_ih + b_hh is `forget_bias`.
+- `pytorch`: torch's own default (RNNBase.reset_parameters): every weight and bias uniform in
+  ±1/sqrt(hidden). A tanh RNN's W_hh then has spectral radius about 1/sqrt(3) (circular law:
+  sqrt(h * Var) with Var = 1/(3h)), so gradients shrink from the first step.
+- `uniform:A`: every weight and bias uniform in ±A (Zaremba et al. 2014 use 0.05).
+- `chrono[:TMAX]` (Tallec & Ollivier 2018, LSTM only): weights as `orthogonal`; forget bias
+  b_f = log(U(1, TMAX - 1)), input bias b_i = -b_f, so forget-gate time constants spread over
+  [1, TMAX] steps; other biases zero. TMAX defaults to 100.
+
+`pytorch` and `uniform:A` draw every bias and `chrono` sets its own, so `model.forget_bias`
+applies to `orthogonal` only (ModelConfig refuses a changed value with another init).
 """
+import math
+
 import torch
 from torch import nn
 
+from benchmark.config import parse_init
 from benchmark.models.params import GATES
 
 
 @torch.no_grad()
-def initialise(rnn: nn.Module, family: str) -> None:
+def initialise(rnn: nn.Module, family: str, init: str = "orthogonal", forget_bias: float = 1.0) -> None:
+    kind, value = parse_init(init)
+    if kind in ("pytorch", "uniform"):
+        hidden = next(p for n, p in rnn.named_parameters() if n.startswith("weight_hh")).shape[1]
+        bound = 1 / math.sqrt(hidden) if kind == "pytorch" else value
+        for p in rnn.parameters():
+            nn.init.uniform_(p, -bound, bound)
+        return
     gates = GATES[family]
     for name, p in rnn.named_parameters():
         if name.startswith("weight_ih"):
@@ -26,5 +50,9 @@ def initialise(rnn: nn.Module, family: str) -> None:
         elif name.startswith("bias"):
             nn.init.zeros_(p)
             if family == "lstm" and name.startswith("bias_ih"):
-                hidden = p.numel() // 4
-                p[hidden:2 * hidden] = 1.0  # gate order (i, f, g, o): the forget block
+                hidden = p.numel() // 4  # gate order (i, f, g, o)
+                if kind == "chrono":
+                    b_f = torch.empty_like(p[:hidden]).uniform_(1, value - 1).log_()
+                    p[hidden:2 * hidden], p[:hidden] = b_f, -b_f
+                else:
+                    p[hidden:2 * hidden] = forget_bias

@@ -27,6 +27,7 @@ RANK_OFFSET = 3_000_017  # training rank r of a multi-process cell draws from se
 
 BLANK, DELIM, CATEGORIES, RECALL = 0, 9, 8, 10
 VOCAB = 10  # blank, 8 symbols, delimiter
+EVAL_BATCHES = 16  # batches in a generated validation or test set unless train.val_batches/test_batches say
 
 
 class _Stream(IterableDataset):
@@ -45,10 +46,13 @@ class _Stream(IterableDataset):
 class GeneratedData(L.LightningDataModule):
     """make_batch(batch_size, generator, device) -> tuple of tensors on `device`."""
 
-    def __init__(self, make_batch: Callable, batch_size: int, seed: int, eval_batches: int):
+    def __init__(self, make_batch: Callable, batch_size: int, seed: int, val_batches: int, test_batches: int):
         super().__init__()
         self.make_batch, self.batch_size, self.seed = make_batch, batch_size, seed
-        self.eval_batches = eval_batches or 16
+        # A generated split has no natural length: 0 (train.val_batches/test_batches' "whole
+        # split") means EVAL_BATCHES batches.
+        self.val_batches = val_batches or EVAL_BATCHES
+        self.test_batches = test_batches or EVAL_BATCHES
 
     def _device(self):
         return self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
@@ -66,33 +70,33 @@ class GeneratedData(L.LightningDataModule):
         return self._loader("train", None, rank=replica(self)[0])
 
     def val_dataloader(self):
-        return self._loader("val", self.eval_batches)
+        return self._loader("val", self.val_batches)
 
     def test_dataloader(self):
-        return self._loader("test", self.eval_batches)
+        return self._loader("test", self.test_batches)
 
 
 # --- copy memory ------------------------------------------------------------------------------
-def make_copy_batch(batch_size: int, delay: int, gen: torch.Generator, device) -> tuple:
-    """x: RECALL symbols of CATEGORIES, delay-1 blanks, a delimiter, RECALL blanks;
-    y: blanks, then the RECALL symbols at the last RECALL steps."""
-    symbols = torch.randint(1, CATEGORIES + 1, (batch_size, RECALL), generator=gen, device=device)
-    x = torch.full((batch_size, delay + 2 * RECALL), BLANK, dtype=torch.long, device=device)
-    x[:, :RECALL] = symbols
-    x[:, RECALL + delay - 1] = DELIM
+def make_copy_batch(batch_size: int, delay: int, gen: torch.Generator, device, symbols: int = RECALL) -> tuple:
+    """x: `symbols` symbols of CATEGORIES, delay-1 blanks, a delimiter, `symbols` blanks;
+    y: blanks, then the symbols at the last `symbols` steps (each held delay + symbols steps)."""
+    drawn = torch.randint(1, CATEGORIES + 1, (batch_size, symbols), generator=gen, device=device)
+    x = torch.full((batch_size, delay + 2 * symbols), BLANK, dtype=torch.long, device=device)
+    x[:, :symbols] = drawn
+    x[:, symbols + delay - 1] = DELIM
     y = torch.full_like(x, BLANK)
-    y[:, -RECALL:] = symbols
+    y[:, -symbols:] = drawn
     return x, y
 
 
-def _copy_batch(batch_size: int, gen: torch.Generator, device, *, delay: int) -> tuple:
-    return make_copy_batch(batch_size, delay, gen, device)
+def _copy_batch(batch_size: int, gen: torch.Generator, device, *, delay: int, symbols: int) -> tuple:
+    return make_copy_batch(batch_size, delay, gen, device, symbols)
 
 
 def copy_data(settings, train, seed: int) -> GeneratedData:
-    """settings: the copy task's (`delay`); train: batch_size and val_batches."""
-    make = functools.partial(_copy_batch, delay=settings.delay)
-    return GeneratedData(make, train.batch_size, seed, train.val_batches)
+    """settings: the copy task's (`delay`, `symbols`); train: batch_size, val_batches, test_batches."""
+    make = functools.partial(_copy_batch, delay=settings.delay, symbols=settings.symbols)
+    return GeneratedData(make, train.batch_size, seed, train.val_batches, train.test_batches)
 
 
 # --- adding problem ---------------------------------------------------------------------------
@@ -116,6 +120,6 @@ def _adding_batch(batch_size: int, gen: torch.Generator, device, *, length: int)
 
 
 def adding_data(settings, train, seed: int) -> GeneratedData:
-    """settings: the adding task's (`length`); train: batch_size and val_batches."""
+    """settings: the adding task's (`length`); train: batch_size, val_batches, test_batches."""
     make = functools.partial(_adding_batch, length=settings.length)
-    return GeneratedData(make, train.batch_size, seed, train.val_batches)
+    return GeneratedData(make, train.batch_size, seed, train.val_batches, train.test_batches)
