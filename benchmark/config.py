@@ -12,6 +12,7 @@ import copy
 import dataclasses
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,6 +119,7 @@ class TrainConfig:
     log_every: int = 50         # steps between logged points (and NaN checks)
     precision: str = "32-true"
     compile: bool = False       # torch.compile the encoder (for the scratch backend on a GPU)
+    stop_at: str = ""           # METRIC>=VALUE or METRIC<=VALUE on validation: stop when met; "" = off
 
     def __post_init__(self):
         positive = ("max_steps", "batch_size", "lr", "grad_clip", "log_every")
@@ -132,6 +134,25 @@ class TrainConfig:
         allowed = ("32-true", "bf16-mixed", "16-mixed", "64-true")
         if self.precision not in allowed:
             raise ConfigError(f"bad train.precision {self.precision!r}: expected one of {', '.join(allowed)}")
+        if parse_stop_at(self.stop_at) and not self.val_every:
+            raise ConfigError(f"train.stop_at {self.stop_at!r} needs validation during training: set train.val_every "
+                              f"(steps between validations), e.g. train.val_every=50")
+
+
+def parse_stop_at(stop_at) -> tuple[str, str, float] | None:
+    """'recall_acc>=0.99' -> ('recall_acc', '>=', 0.99); '' -> None (off)."""
+    if stop_at == "":
+        return None
+    match = re.fullmatch(r"\s*(\w+)\s*(>=|<=)\s*(\S+)\s*", stop_at) if isinstance(stop_at, str) else None
+    try:
+        value = float(match.group(3)) if match else math.nan
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise ConfigError(f"bad train.stop_at {stop_at!r}: expected METRIC>=VALUE or METRIC<=VALUE with METRIC a "
+                          f"validation metric without 'val/' and VALUE a number (e.g. recall_acc>=0.99, mse<=0.01), "
+                          f"or empty for off")
+    return match.group(1), match.group(2), value
 
 
 def split_names(value: str | None, allowed, what: str) -> list[str]:

@@ -109,3 +109,44 @@ def test_throughput_is_the_steady_state_after_a_separately_timed_first_step(tmp_
     assert 0 < record["warmup_step_s"] < record["train_s"]
     steady_s = record["train_s"] - record["warmup_step_s"]  # both rounded: to within 1 ms
     assert 11 * tokens_per_step / (steady_s + 1e-3) < record["train_tokens_per_s"] < 11 * tokens_per_step / (steady_s - 1e-3)
+
+
+def _recall_cell(*sets):
+    return build_cells(["copy"], ["lstm"], overrides=parse_set([
+        "copy.delay=3", "copy.symbols=1", "model.hidden=32", "train.lr=0.01", "train.batch_size=32",
+        "train.val_every=20", "train.val_batches=2", "train.test_batches=2", *sets]))[0]
+
+
+@pytest.mark.parametrize("target", [0.99, 1.0])  # 1.0: met by equality, which EarlyStopping's own `>` misses
+def test_stop_at_ends_training_at_the_first_validation_that_meets_the_target(tmp_path, target):
+    import csv
+
+    from benchmark.engine.runner import run_cell
+    # Seeds 0-3 met recall_acc >= 0.99 (at 1.0) by step 100-120, in about 0.3 s each.
+    record = run_cell(_recall_cell("train.max_steps=2000", f"train.stop_at=recall_acc>={target}"), tmp_path)
+    assert record["status"] == "ok", record.get("error")
+    assert record["reached_target"] and record["stopped_at_step"] == record["train_steps"] < 500
+    assert record["stopped_at_step"] % 20 == 0 and record["metrics"]["val/recall_acc"] >= target
+    assert "test/recall_acc" in record["metrics"]  # the test stage still ran
+    rows = [r for r in csv.DictReader(open(tmp_path / record["curve"])) if r.get("val/recall_acc")]
+    assert len(rows) == record["stopped_at_step"] // 20  # one row per validation: the learning curve
+    assert float(rows[-1]["val/recall_acc"]) >= target > max(float(r["val/recall_acc"]) for r in rows[:-1])
+
+
+def test_a_target_not_met_runs_every_step(tmp_path):
+    from benchmark.engine.runner import run_cell
+    record = run_cell(_recall_cell("train.max_steps=40", "train.stop_at=loss<=0.0"), tmp_path)
+    assert record["status"] == "ok", record.get("error")
+    assert record["train_steps"] == 40 and record["reached_target"] is False and record["stopped_at_step"] is None
+    assert (tmp_path / record["curve"]).exists()
+    unknown = run_cell(_recall_cell("train.max_steps=40", "train.stop_at=mse<=0.1"), tmp_path)
+    assert unknown["status"] == "failed" and "train.stop_at" in unknown["error"] and "recall_acc" in unknown["error"]
+
+
+@pytest.mark.parametrize("bad", ["acc>0.9", "recall_acc>=x", "val/recall_acc>=0.9"])
+def test_bad_stop_at_names_the_setting(bad):
+    from benchmark.config import ConfigError
+    with pytest.raises(ConfigError, match="train.stop_at"):
+        _recall_cell(f"train.stop_at={bad}")
+    with pytest.raises(ConfigError, match="train.val_every"):
+        _recall_cell("train.val_every=0", "train.stop_at=recall_acc>=0.9")

@@ -48,6 +48,9 @@ class CellRecord(TypedDict, total=False):
     peak_mem_kind: str       # cuda_max_allocated or cpu_rss_growth
     cpu_wait_share: float    # share of the training loop's runnable time spent waiting for a CPU
     contended: bool          # cpu_wait_share above throughput.CONTENDED: tokens/s measured on a busy CPU
+    reached_target: bool     # train.stop_at set: the last validation met it (training stopped there)
+    stopped_at_step: int | None  # train.stop_at set: the step whose validation met it; None if none did
+    curve: str               # logs/<cell>-<group>/metrics.csv, relative to the run folder: per-step and val metrics
     # --- where and when ------------------------------------------------------------------
     device: str
     accelerator: str

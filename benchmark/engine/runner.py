@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import math
 import os
 import time
 import traceback
@@ -18,8 +19,10 @@ from datetime import datetime, timezone
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks.early_stopping import EarlyStopping
 from lightning.pytorch.loggers import CSVLogger
 
+from benchmark.config import parse_stop_at
 from benchmark.engine.cells import Cell
 from benchmark.engine.environment import device_name, host, versions
 from benchmark.engine.host_memory import retain_freed_memory
@@ -96,6 +99,7 @@ def _train(cell: Cell, out_dir, data_dir, loggers, callbacks, devices, record: C
     # The config hash keeps apart cells that share a name (e.g. one model at several copy delays).
     csv = CSVLogger(os.path.join(out_dir, "logs"), name=f"{cell.name.replace('/', '-')}-{cell.group}", version="")
     train = cell.train
+    target = stop_at_target(train.stop_at, module)
     trainer = L.Trainer(
         accelerator="auto", max_steps=train.max_steps, precision=train.precision,
         # Manual-optimisation tasks (truncated BPTT) clip inside their own step.
@@ -103,7 +107,8 @@ def _train(cell: Cell, out_dir, data_dir, loggers, callbacks, devices, record: C
         val_check_interval=min(train.val_every or train.max_steps, train.max_steps),
         check_val_every_n_epoch=None,
         limit_val_batches=train.val_batches or 1.0, limit_test_batches=train.test_batches or 1.0,
-        log_every_n_steps=train.log_every, logger=[csv, *loggers], callbacks=[meter, *callbacks],
+        log_every_n_steps=train.log_every, logger=[csv, *loggers],
+        callbacks=[meter, *([target] if target else []), *callbacks],
         **device_settings(devices),
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
         num_sanity_val_steps=0,
@@ -115,6 +120,16 @@ def _train(cell: Cell, out_dir, data_dir, loggers, callbacks, devices, record: C
     measured = published(trainer.callback_metrics)  # the meter's figures, from rank 0 with several devices
     trainer.test(module, datamodule=data, verbose=False)
     metrics.update(_stage_metrics(trainer, "test/"))
+    if target is not None:
+        # Judged by the callback's own test on the last validation (where it stopped training),
+        # not its state: with several devices the callback ran in the spawned processes.
+        last = metrics.get(target.monitor, math.nan)
+        reached = bool(target.monitor_op(torch.tensor(last, dtype=torch.float32), target.stopping_threshold))
+        steps = int(measured.get("steps", 0))
+        record.update(stopped_at_step=steps if reached else None, reached_target=reached)
+    curve = os.path.join(csv.log_dir, "metrics.csv")
+    if os.path.exists(curve):
+        record["curve"] = os.path.relpath(curve, out_dir)
     bad = [k for k, v in metrics.items() if v != v or v in (float("inf"), float("-inf"))]
     if bad:
         raise NonFiniteLoss(f"non-finite {', '.join(bad)} after training; lower train.lr or train.grad_clip")
@@ -144,6 +159,24 @@ def _train(cell: Cell, out_dir, data_dir, loggers, callbacks, devices, record: C
         "float32_matmul_precision": torch.get_float32_matmul_precision(),
     })
     return module
+
+
+def stop_at_target(stop_at: str, module) -> EarlyStopping | None:
+    """`train.stop_at` as Lightning's EarlyStopping: stop at the first validation that meets the
+    target (patience never runs out; only the threshold stops). None when it is off."""
+    parsed = parse_stop_at(stop_at)
+    if parsed is None:
+        return None
+    metric, op, value = parsed
+    names = sorted({"loss", *module.make_metrics().keys(), *module.derived(1.0)})
+    if metric not in names:
+        raise ConfigError(f"bad train.stop_at {stop_at!r}: task {module.name} validates {', '.join(names)}")
+    # EarlyStopping compares strictly (current > threshold), and the logged metric is float32:
+    # the float32 just past VALUE makes the test `>=` (or `<=`), so recall_acc>=1.0 can fire.
+    toward = -math.inf if op == ">=" else math.inf
+    threshold = torch.nextafter(torch.tensor(value, dtype=torch.float32), torch.tensor(toward)).item()
+    return EarlyStopping(monitor=f"val/{metric}", mode="max" if op == ">=" else "min", stopping_threshold=threshold,
+                         patience=2**62, check_on_train_epoch_end=False, verbose=False)
 
 
 def fast_paths(module, train) -> None:
