@@ -28,6 +28,7 @@ count (`param_matched`), so a longer LSTM span cannot be put down to its 4x para
 from __future__ import annotations
 
 import re
+import statistics
 from pathlib import Path
 
 from benchmark.config import profiles
@@ -108,7 +109,9 @@ def run(settings: dict, out_dir, profile: str) -> dict:
     store_dir = Path(out_dir) / "cells"
     rows, calibration, failed = [], {}, 0
     for task, lags in settings["tasks"].items():
-        lags = sorted(lags)
+        lags = sorted(lags or [])
+        if not lags:  # `--set memory_span.tasks.copy=[]` leaves a task out
+            continue
         budget, tried = int(settings["train"]["max_steps"]), []
         while True:  # calibration: the shortest lag, doubling the budget until every model solves it
             tried.append(budget)
@@ -124,7 +127,7 @@ def run(settings: dict, out_dir, profile: str) -> dict:
         calibration[task] = {"lag": lags[0], "budget": budget, "tried": tried, "calibrated": not unsolved,
                              "unsolved": unsolved}
         grid = cells(settings, profile, task, lags, budget)
-        _announce(task, grid, budget, store_dir)
+        _announce(task, grid, budget, store_dir, settings.get("parallel", 1))
         failed += len(_train(grid, store_dir, settings).failed)
         rows += _rows(task, grid, store_dir, settings)
     return {"name": NAME, "profile": profile, "settings": settings, "units": UNITS, "rows": rows,
@@ -136,18 +139,22 @@ def _train(planned: dict, store_dir, settings):
     return run_matrix([c for *_, c in planned.values()], store_dir, parallel=settings.get("parallel", 1))
 
 
-def _announce(task, grid, budget, store_dir) -> None:
-    """Before the grid trains: how much is left, and a bound on its wall time from the cells done."""
+def _announce(task, grid, budget, store_dir, parallel: int) -> None:
+    """Before the grid trains: how many cells are left, and their wall time if every one ran
+    its whole budget, from the step times of the cells done (cells that reach the target stop
+    early, so this is an upper bound)."""
     latest = ResultsStore(store_dir).latest()
     todo = [c for *_, c in grid.values() if c.key not in latest]
-    done = [r for r in latest.values() if r.get("status") == "ok" and r.get("train_steps")]
     per_step = {}  # seconds per training step per sequence step, per model, from the cells already trained
-    for r in done:
-        model = (r["model"], r["config"]["model"]["hidden"])
-        per_step.setdefault(model, []).append(r["train_s"] / r["train_steps"] / max(1, _length(r["config"]["settings"])))
-    bound = sum(budget * _length(c.config()["settings"]) * max(per_step.get((c.model.variant, c.model.hidden), [0.0]))
-                for c in todo)
-    when = f"; at most ~{bound / 60:.0f} min at the step times of the cells done (one at a time)" if per_step else ""
+    for r in latest.values():
+        if r.get("status") == "ok" and r.get("train_steps"):
+            model = (r["model"], r["config"]["model"]["hidden"])
+            per_step.setdefault(model, []).append(r["train_s"] / r["train_steps"] / max(1, _length(r["config"]["settings"])))
+    rate = {m: statistics.median(v) for m, v in per_step.items()}
+    known = [c for c in todo if (c.model.variant, c.model.hidden) in rate]
+    bound = sum(budget * _length(c.config()["settings"]) * rate[(c.model.variant, c.model.hidden)] for c in known)
+    when = (f"; at most ~{bound / max(1, parallel) / 60:.0f} min if every cell ran its whole budget "
+            f"({parallel} at a time, at the step times of the cells done)" if known else "")
     print(f"memory-span: {task}: {len(todo)} of {len(grid)} cells to train, up to {budget} steps each{when}")
 
 

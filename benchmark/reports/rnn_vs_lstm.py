@@ -248,7 +248,8 @@ def sweep_summary(sweep: list[dict]) -> str:
     parts = []
     for rho in radii:
         s = stats.summary(_log10(r["ratio_at_max_lag"]) for r in sweep if r["radius"] == rho)
-        parts.append(f"{_g(_ratio_stat(s)['mean'], 2)} (rho {rho:g})")
+        mean = _ratio_stat(s)["mean"]
+        parts.append(f"{'<1e-300' if mean is not None and mean <= 1e-299 else _g(mean, 2)} (rho {rho:g})")
     return f"W_hh sweep, RNN ratio at lag {lag}: " + ", ".join(parts) + "."
 
 
