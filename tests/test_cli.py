@@ -102,3 +102,28 @@ def test_tables_mark_throughput_measured_on_a_busy_cpu():
     assert md.count(BUSY_MARK.strip()) == 2  # the lstm row's tokens/s and the note under the table
     assert "(busy)" not in render(summarise([record("rnn", False)]), "md")
     assert {r["model"]: r["contended"] for r in json.loads(render(rows, "json"))} == {"rnn": False, "lstm": True}
+
+
+@pytest.mark.parametrize("args, words", [
+    (["measure", "params", "--seeds", "0"], ["--seeds"]),
+    (["measure", "memory-span", "--set", "memory_span.nope=1"], ["memory_span.nope", "budget_cap"]),
+    (["measure", "memory-span", "--set", "memory_span.train=3"], ["memory_span.train"]),
+    (["reproduce", "rnn-vs-lstm", "--set", "speeds.hidden=[8]"], ["speeds", "memory_span"]),
+    (["reproduce", "rnn-vs-lstm", "--profile", "huge"], ["huge", "smoke"]),
+])
+def test_bad_measurement_settings_exit_2_before_measuring(tmp_path, args, words):
+    run = cli(*args, "--out", tmp_path / "never")
+    assert run.returncode == 2, (run.stdout, run.stderr)
+    assert all(w in run.stderr for w in words), run.stderr
+    assert not (tmp_path / "never").exists()
+
+
+def test_measurement_seeds_and_settings_come_from_the_command_line(tmp_path):
+    out = tmp_path / "m"
+    run = cli("measure", "speed", "--seeds", "2", "--set", "speed.hidden=[8]", "--set", "speed.seq=[4]",
+              "--set", "speed.families=[rnn,lstm]", "--set", "speed.repeats=1", "--set", "speed.latency_repeats=1",
+              "--out", out)
+    assert run.returncode == 0, run.stderr
+    result = json.loads((out / "speed" / "speed.json").read_text())
+    assert result["settings"]["seeds"] == [0, 1] and result["settings"]["hidden"] == [8]
+    assert sorted({(r["family"], r["seed"]) for r in result["rows"]}) == [("lstm", 0), ("lstm", 1), ("rnn", 0), ("rnn", 1)]

@@ -36,7 +36,7 @@ def summary(values: Iterable[float | None]) -> dict:
     mean = statistics.fmean(xs)
     if n == 1:
         return {"mean": mean, "ci95": [-math.inf, math.inf], "n_seeds": 1}
-    half = sstats.t.ppf((1 + LEVEL) / 2, n - 1) * statistics.stdev(xs) / math.sqrt(n)
+    half = float(sstats.t.ppf((1 + LEVEL) / 2, n - 1)) * statistics.stdev(xs) / math.sqrt(n)
     return {"mean": mean, "ci95": [mean - half, mean + half], "n_seeds": n}
 
 

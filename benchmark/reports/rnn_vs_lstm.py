@@ -157,10 +157,22 @@ def memory_row(res: dict) -> dict:
                                  if f in res["spans"][t])
     matched = [f"{label} {res['spans'][t][label]['largest_lag_solved']}" for t in tasks for label in res["spans"][t]
                if label.endswith("-matched")]
-    evidence = " ".join(f"{t}: {v} - {why}." for t, (v, why) in verdicts.items())
+    evidence = " ".join(f"{t}: {v} - {why}; steps to solve (mean over the seeds that did): {_steps(res, t)}."
+                        for t, (v, why) in verdicts.items())
     if matched:
         evidence += " Parameter-matched largest lag solved: " + ", ".join(matched) + "."
     return _row("memory", cells, verdict, MEMORY_RULE, evidence, values)
+
+
+def _steps(res: dict, task: str) -> str:
+    """Sample efficiency: per family, the mean training steps to reach the target at each solved lag."""
+    parts = []
+    for f in FAMILIES:
+        per_lag = res["spans"][task].get(f, {}).get("per_lag", {})
+        solved = [f"{lag}: {v['steps_to_solve']['mean']:.0f}" for lag, v in per_lag.items()
+                  if v["is_solved"] and v["steps_to_solve"]["mean"] is not None]
+        parts.append(f"{f} {', '.join(solved) if solved else 'none solved'}")
+    return "; ".join(parts)
 
 
 # --- gradient flow ----------------------------------------------------------------------
@@ -233,8 +245,9 @@ def gradient_flow_row(res: dict) -> dict:
             cells[f] += f"; prod f {stats.fmt(_ratio_stat(pf), 2)}"
     evidence = (f"At initialisation ({default}), {why}. "
                 + ("Other inits: " + "; ".join(f"{i}: {v}" for i, v in others.items()) + ". " if others else "")
-                + (f"The verdict changes with the initialisation ({', '.join(changes)} under "
-                   f"{', '.join(i for i, v in others.items() if v != verdict)}): a finding, not noise. " if changes else "")
+                + ("The verdict changes with the initialisation: " + "; ".join(
+                    f"{v} under {', '.join(i for i, w in others.items() if w == v)}" for v in changes)
+                   + ". A finding, not noise. " if changes else "")
                 + sweep_summary(res.get("spectral_sweep") or []))
     return _row("gradient flow", cells, verdict, GRADIENT_RULE, evidence.strip(), values)
 
@@ -387,8 +400,13 @@ def use_cases_row(memory: dict, speed: dict, tasks: dict) -> dict:
     def accs(f, lag):
         return [r["value"] for r in sorted(rows, key=lambda r: r["seed"]) if r["model"] == f and r["lag"] == lag]
 
-    latency = {f: [r["latency_ms"] for r in sorted(speed["rows"], key=lambda r: (r["seed"], r["hidden"], r["seq"]))
-                   if r["status"] == "ok" and r["family"] == f and r["backend"] == "cudnn"] for f in FAMILIES}
+    # Streaming latency (batch 1, one step) is measured once per seed and hidden size: the
+    # smallest size of the grid, the setting of a real-time, low-compute use.
+    ok = [r for r in speed["rows"] if r["status"] == "ok" and r["backend"] == "cudnn"]
+    small = min(r["hidden"] for r in ok)
+    first_seq = min(r["seq"] for r in ok)
+    latency = {f: [r["latency_ms"] for r in sorted(ok, key=lambda r: r["seed"])
+                   if r["family"] == f and r["hidden"] == small and r["seq"] == first_seq] for f in FAMILIES}
     short_gap = stats.paired(accs("lstm", short), accs("rnn", short), stats.difference)
     long_gap = stats.paired(accs("lstm", long), accs("rnn", long), stats.difference)
     lat = stats.paired(latency["lstm"], latency["rnn"], stats.ratio)
@@ -407,13 +425,13 @@ def use_cases_row(memory: dict, speed: dict, tasks: dict) -> dict:
     other = [f"{t}: LSTM {'>' if m['lstm'] > m['rnn'] else '<='} RNN (one run each)" for t, m in sorted(tasks.items())
              if "lstm" in m and "rnn" in m]
     evidence = ("; ".join(f"{k}: {v} ({stats.fmt(s)})" for k, (v, s) in checks.items())
-                + f" ({task} task; latency in ms per step at batch 1, cudnn); other tasks here: "
+                + f" ({task} task; latency in ms per step at batch 1, h={small}, cudnn); other tasks here: "
                 + (", ".join(other) if other else "none") + ".")
     values = {f: {f"{task} accuracy at lag {short}": stats.summary(accs(f, short)),
                   f"{task} accuracy at lag {long}": stats.summary(accs(f, long)),
-                  "streaming latency (ms/step)": stats.summary(latency[f])} for f in FAMILIES if accs(f, short)}
+                  f"streaming latency (ms/step, h={small})": stats.summary(latency[f])} for f in FAMILIES if accs(f, short)}
     cells = {f: f"acc lag {short}: {stats.fmt(v[f'{task} accuracy at lag {short}'])}, lag {long}: "
-                f"{stats.fmt(v[f'{task} accuracy at lag {long}'])}; {stats.fmt(v['streaming latency (ms/step)'])} ms/step"
+                f"{stats.fmt(v[f'{task} accuracy at lag {long}'])}; {stats.fmt(v[f'streaming latency (ms/step, h={small})'])} ms/step"
              for f, v in values.items()}
     return _row("use cases", cells, verdict, USE_RULE, evidence, values)
 
