@@ -7,7 +7,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from benchmark.measurements import gradient_flow, memory_span, parameters, speed
 from benchmark.measurements.timing import time_call
-from benchmark.config import ModelConfig
+from benchmark.config import ModelConfig, parse_stop_at
 from benchmark.models import Encoder, encoder_param_count
 
 
@@ -103,11 +103,11 @@ def test_a_perfect_recaller_solves_every_lag_and_a_memoryless_one_none():
 
 
 def test_targets_parse_both_directions():
-    assert memory_span.target("recall_acc>=0.99") == ("recall_acc", ">=", 0.99)
+    assert parse_stop_at("recall_acc>=0.99") == ("recall_acc", ">=", 0.99)
     assert memory_span.reached(0.005, "mse<=0.01") and not memory_span.reached(0.02, "mse<=0.01")
     assert not memory_span.reached(None, "mse<=0.01")
     with pytest.raises(ValueError):
-        memory_span.target("acc>0.9")
+        memory_span.reached(0.95, "acc>0.9")
 
 
 def test_param_matched_variants_are_widened_to_the_lstm_count():

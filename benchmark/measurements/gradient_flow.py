@@ -33,6 +33,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from benchmark.config import parse_init
 from benchmark.engine.cells import Cell, build_cells
 from benchmark.engine.environment import device, provenance
 from benchmark.engine.runner import build_module, fit_cell
@@ -164,7 +165,7 @@ def trained_module(cell: Cell, folder) -> tuple[object, dict]:
 
 def applies(family: str, model: dict) -> bool:
     """LSTM-only settings (a forget bias, chrono) are not measured on the other families."""
-    lstm_only = "forget_bias" in model or str(model.get("init", "")).startswith("chrono")
+    lstm_only = "forget_bias" in model or parse_init(model.get("init", "orthogonal"))[0] == "chrono"
     return family == "lstm" or not lstm_only
 
 

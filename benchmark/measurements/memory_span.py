@@ -27,11 +27,10 @@ count (`param_matched`), so a longer LSTM span cannot be put down to its 4x para
 """
 from __future__ import annotations
 
-import re
 import statistics
 from pathlib import Path
 
-from benchmark.config import profiles
+from benchmark.config import parse_stop_at, profiles
 from benchmark.engine.cells import build_cells
 from benchmark.engine.environment import device, provenance
 from benchmark.engine.store import ResultsStore
@@ -47,7 +46,6 @@ UNITS = {"lag": "time steps a symbol or value is held", "value": "the task's tes
          "every shorter lag too)", "steps_to_solve": "training steps until validation reached the target",
          "budget": "training steps allowed per cell (max_steps)"}
 CHANCE = {"recall": 1 / 8, "copy": 1 / 8}  # a uniform guess among the 8 symbols
-TARGET = re.compile(r"^(\w+)(>=|<=)([-+0-9.eE]+)$")
 
 
 def task_cell(task: str, lag: int) -> tuple[str, dict]:
@@ -61,16 +59,9 @@ def task_cell(task: str, lag: int) -> tuple[str, dict]:
     raise ValueError(f"unknown memory task {task!r}; choose from recall, copy, adding")
 
 
-def target(spec: str) -> tuple[str, str, float]:
-    """'recall_acc>=0.99' -> ('recall_acc', '>=', 0.99)."""
-    m = TARGET.match(spec.replace(" ", ""))
-    if not m:
-        raise ValueError(f"bad target {spec!r}: expected METRIC>=VALUE or METRIC<=VALUE")
-    return m.group(1), m.group(2), float(m.group(3))
-
-
 def reached(value: float | None, spec: str) -> bool:
-    _, op, threshold = target(spec)
+    """Whether a test metric meets a target written as the cells' `train.stop_at` ('recall_acc>=0.99')."""
+    _, op, threshold = parse_stop_at(spec)
     return value is not None and (value >= threshold if op == ">=" else value <= threshold)
 
 
@@ -117,8 +108,9 @@ def run(settings: dict, out_dir, profile: str) -> dict:
             tried.append(budget)
             first = cells(settings, profile, task, lags[:1], budget)
             failed += len(_train(first, store_dir, settings).failed)
+            latest = ResultsStore(store_dir).latest()
             unsolved = [label for label, _, _ in variants(settings)
-                        if not stats.is_solved(_solved_flags(first, store_dir, label, lags[0], settings["solved"][task]))]
+                        if not stats.is_solved(_solved_flags(first, latest, label, settings["solved"][task]))]
             if not unsolved or budget * 2 > settings["budget_cap"]:
                 break
             print(f"memory-span: {task}: {', '.join(unsolved)} did not solve lag {lags[0]} in {budget} steps; "
@@ -163,11 +155,10 @@ def _length(settings: dict) -> int:
     return int(settings.get("length") or (settings.get("delay", 0) + 2 * settings.get("symbols", 10)))
 
 
-def _solved_flags(planned, store_dir, label, lag, spec) -> list[bool]:
-    latest = ResultsStore(store_dir).latest()
-    metric = target(spec)[0]
-    return [reached(_metric(latest.get(key), metric), spec)
-            for key, (lab, lg, _, _) in planned.items() if lab == label and lg == lag]
+def _solved_flags(planned, latest, label, spec) -> list[bool]:
+    """Per seed, whether the `label` cells among `planned` reached the target."""
+    metric = parse_stop_at(spec)[0]
+    return [reached(_metric(latest.get(key), metric), spec) for key, (lab, *_) in planned.items() if lab == label]
 
 
 def _metric(record, metric):
@@ -179,7 +170,7 @@ def _metric(record, metric):
 def _rows(task, planned, store_dir, settings) -> list[dict]:
     latest = ResultsStore(store_dir).latest()
     spec = settings["solved"][task]
-    metric = target(spec)[0]
+    metric = parse_stop_at(spec)[0]
     rows = []
     for key, (label, lag, seed, cell) in planned.items():
         r = latest.get(key)

@@ -73,9 +73,7 @@ def learning_curves(result: dict, path) -> Path:
     lag, one colour per model, one line per seed; cells stop once they reach the target."""
     import pandas as pd
 
-    store = Path(result["cells_store"]).parent
-    if not store.is_absolute() and not store.exists():
-        store = Path(path).parent / "cells"
+    store = Path(path).parent / "cells"  # the measurement folder's cells (as run() writes them), wherever it moved
     panels = sorted({(r["task"], r["lag"]) for r in result["rows"]}, key=lambda p: (list(result["spans"]).index(p[0]), p[1]))
     cols = min(5, len(panels))
     rows_n = math.ceil(len(panels) / cols)

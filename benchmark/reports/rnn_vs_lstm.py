@@ -129,7 +129,8 @@ def memory_task_verdict(task: str, res: dict) -> tuple[str, str]:
         short = f"the LSTM's span stops below {LSTM_LONG_SPAN}" if lstm["largest_lag_solved"] < LSTM_LONG_SPAN else \
             f"the RNN holds more than {RNN_SHORT_SPAN} steps"
         return "refined", f"{text}: the LSTM remembers longer, but {short}"
-    if where == "below" or (diff["ci95"][1] is not None and diff["ci95"][1] <= 0 and diff["n_seeds"] > 1):
+    high = diff["ci95"][1]
+    if high is not None and high <= 0:  # wholly <= 0: the LSTM's span is nowhere longer (a tie included)
         if max(rnn["largest_lag_solved"], lstm["largest_lag_solved"]) >= top:
             return "inconclusive", f"{text}: the grid stops at {top}, which both reach"
         return "refuted", f"{text}: the LSTM does not remember longer"
@@ -147,9 +148,8 @@ def memory_row(res: dict) -> dict:
         for t in tasks:
             if f in res["spans"][t]:
                 fam[f"span {t}"] = res["spans"][t][f]["span"]
-                for label in (f"{f}-matched",):
-                    if label in res["spans"][t]:
-                        fam[f"span {t} (param-matched)"] = res["spans"][t][label]["span"]
+                if f"{f}-matched" in res["spans"][t]:
+                    fam[f"span {t} (param-matched)"] = res["spans"][t][f"{f}-matched"]["span"]
         if fam:
             values[f] = fam
             cells[f] = "; ".join(f"{t}: {res['spans'][t][f]['largest_lag_solved']} "
