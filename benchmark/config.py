@@ -120,6 +120,11 @@ class TrainConfig:
     precision: str = "32-true"
     compile: bool = False       # torch.compile the encoder (for the scratch backend on a GPU)
     stop_at: str = ""           # METRIC>=VALUE or METRIC<=VALUE on validation: stop when met; "" = off
+    optimizer: str = "adam"     # OPTIMIZERS
+    momentum: float = 0.0       # sgd and rmsprop
+    lr_decay: float = 1.0       # multiply the lr by this every lr_decay_every steps from step lr_decay_start
+    lr_decay_start: int = 0
+    lr_decay_every: int = 0     # 0 = a constant lr
 
     def __post_init__(self):
         positive = ("max_steps", "batch_size", "lr", "grad_clip", "log_every")
@@ -134,9 +139,35 @@ class TrainConfig:
         allowed = ("32-true", "bf16-mixed", "16-mixed", "64-true")
         if self.precision not in allowed:
             raise ConfigError(f"bad train.precision {self.precision!r}: expected one of {', '.join(allowed)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"bad train.optimizer {self.optimizer!r}: expected one of {', '.join(OPTIMIZERS)}")
+        if not 0 <= self.momentum < 1:
+            raise ConfigError(f"bad train.momentum {self.momentum!r}: expected a number in [0, 1)")
+        if self.momentum and self.optimizer == "adam":
+            raise ConfigError(f"bad train.momentum {self.momentum!r} with train.optimizer adam: momentum applies to "
+                              f"sgd and rmsprop (Adam's betas are fixed)")
+        if not 0 < self.lr_decay <= 1:
+            raise ConfigError(f"bad train.lr_decay {self.lr_decay!r}: expected a factor in (0, 1], e.g. 0.5 to halve")
+        if self.lr_decay_start < 0 or self.lr_decay_every < 0:
+            raise ConfigError(f"bad train.lr_decay_start/lr_decay_every {self.lr_decay_start!r}/{self.lr_decay_every!r}: "
+                              f"expected steps >= 0")
+        if self.lr_decay != 1 and not self.lr_decay_every:
+            raise ConfigError(f"train.lr_decay {self.lr_decay!r} needs train.lr_decay_every (steps between decays), "
+                              f"e.g. one epoch's steps")
         if parse_stop_at(self.stop_at) and not self.val_every:
             raise ConfigError(f"train.stop_at {self.stop_at!r} needs validation during training: set train.val_every "
                               f"(steps between validations), e.g. train.val_every=50")
+
+
+OPTIMIZERS = ("adam", "sgd", "rmsprop")
+
+
+def lr_factor(train: TrainConfig, step: int) -> float:
+    """The step schedule: 1 before `lr_decay_start`, then times `lr_decay` at that step and every
+    `lr_decay_every` steps after (Zaremba et al. 2014: lr 1 for 4 epochs, then halved each epoch)."""
+    if not train.lr_decay_every or step < train.lr_decay_start:
+        return 1.0
+    return train.lr_decay ** ((step - train.lr_decay_start) // train.lr_decay_every + 1)
 
 
 def parse_stop_at(stop_at) -> tuple[str, str, float] | None:

@@ -13,6 +13,7 @@ Subclassing registers the task; dropping a module into `tasks/` is all it takes 
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import ClassVar
 
@@ -22,7 +23,7 @@ from lightning.pytorch.utilities import grad_norm
 from torch import nn
 from torchmetrics import MeanMetric, MetricCollection
 
-from benchmark.config import ModelConfig, TrainConfig
+from benchmark.config import ModelConfig, TrainConfig, lr_factor
 from benchmark.errors import NonFiniteLoss
 from benchmark.models import Encoder
 
@@ -139,7 +140,17 @@ class TaskModule(L.LightningModule):
         self.stage_metrics[stage].reset()
 
     def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.train_cfg.lr, weight_decay=self.train_cfg.weight_decay)
+        t = self.train_cfg
+        if t.optimizer == "sgd":
+            opt = torch.optim.SGD(self.parameters(), lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
+        elif t.optimizer == "rmsprop":
+            opt = torch.optim.RMSprop(self.parameters(), lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
+        else:
+            opt = torch.optim.Adam(self.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+        if not t.lr_decay_every:
+            return opt
+        schedule = torch.optim.lr_scheduler.LambdaLR(opt, functools.partial(lr_factor, t))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
 
 def bits(nats: float) -> float:

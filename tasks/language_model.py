@@ -18,6 +18,7 @@ from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
+from benchmark.config import parse_init
 from benchmark.errors import ConfigError
 from benchmark.models import detach_state
 from tasks.base import TaskModule
@@ -64,12 +65,19 @@ class LanguageModelTask(TaskModule):
         # output is not (Inan et al. 2017 and Melis et al. 2018 do the same).
         self.project = nn.Linear(out, emb) if self.settings.tie_weights and out != emb else nn.Identity()
         self.decoder = nn.Linear(emb if self.settings.tie_weights else out, vocab)
-        nn.init.uniform_(self.embedding.weight, -0.1, 0.1)  # as Zaremba et al. 2014
-        nn.init.zeros_(self.decoder.bias)
+        # Zaremba et al. 2014 draw every parameter from ±A (0.1 small, 0.05 medium): under
+        # model.init uniform:A the embedding and decoder do too; otherwise ±0.1 and a zero bias.
+        kind, value = parse_init(self.model_cfg.init)
+        bound = value if kind == "uniform" else 0.1
+        nn.init.uniform_(self.embedding.weight, -bound, bound)
+        if kind == "uniform":
+            nn.init.uniform_(self.decoder.bias, -bound, bound)
+        else:
+            nn.init.zeros_(self.decoder.bias)
         if self.settings.tie_weights:
             self.decoder.weight = self.embedding.weight  # Press & Wolf 2016
         else:
-            nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
+            nn.init.uniform_(self.decoder.weight, -bound, bound)
 
     def forward(self, x, state=None):
         out, state = self.encoder(self.drop(self.embedding(x)), state=state)
@@ -94,6 +102,9 @@ class LanguageModelTask(TaskModule):
         opt.zero_grad()
         self.manual_backward(loss)
         opt.step()  # clips in on_before_optimizer_step
+        schedule = self.lr_schedulers()  # manual optimisation steps the schedule itself
+        if schedule is not None:
+            schedule.step()
 
     def on_before_optimizer_step(self, optimizer):
         super().on_before_optimizer_step(optimizer)  # logs the gradient norm before clipping
