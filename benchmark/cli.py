@@ -271,8 +271,8 @@ def cmd_table(args) -> int:
 
 def _measurement_parsers(sub) -> None:
     """measure / reproduce / report: the lecture's claims as measured numbers (benchmark.measurements)."""
-    def common(p):
-        p.add_argument("--profile", default="smoke", help="block of configs/measurements.yaml (default: smoke)")
+    def common(p, profile_help="block of configs/measurements.yaml (default: smoke)"):
+        p.add_argument("--profile", help=profile_help)
         p.add_argument("--out", help="run folder (default: results/measurements-<profile>)")
         p.add_argument("--threads", type=at_least(0), help=THREADS_HELP)
         p.add_argument("--seeds", type=at_least(1), help="seeds per measurement (default: the profile's, 3)")
@@ -284,9 +284,18 @@ def _measurement_parsers(sub) -> None:
     measure.add_argument("what", choices=list(MEASUREMENTS))
     common(measure)
     measure.set_defaults(func=cmd_measure)
-    reproduce = sub.add_parser("reproduce", help="reproduce a lecture table from measurements, with verdicts")
-    reproduce.add_argument("table", choices=("rnn-vs-lstm",))
-    common(reproduce)
+    reproduce = sub.add_parser(
+        "reproduce", help="rnn-vs-lstm: the lecture's table from measurements, with verdicts; papers: published "
+                          "results under their own protocols (configs/references.yaml), reproduced or not")
+    reproduce.add_argument("table", choices=("rnn-vs-lstm", "papers"))
+    common(reproduce, "rnn-vs-lstm: block of configs/measurements.yaml (default: smoke); papers: the preset(s) "
+                      "to reproduce, comma-separated (bai2018, zaremba-small, zaremba-medium; default: all)")
+    papers = reproduce.add_argument_group("papers only")
+    papers.add_argument("--tasks", help="run only these tasks' rows (others stay as they are, or `not run`)")
+    papers.add_argument("--models", help="run only these models' rows")
+    papers.add_argument("--data-dir", default=os.environ.get("RNNBENCH_DATA_DIR"),
+                        help="folder of local data sets laid out like shared/data (env RNNBENCH_DATA_DIR)")
+    papers.add_argument("--parallel", type=at_least(1), default=1, help="cells in flight at once (default: 1)")
     reproduce.set_defaults(func=cmd_reproduce)
     report = sub.add_parser("report", help="self-contained HTML report (plots embedded) of a run folder")
     report.add_argument("dir", help="run folder written by `measure` or `reproduce`")
@@ -295,6 +304,10 @@ def _measurement_parsers(sub) -> None:
 
 def _measurement_out(args) -> str:
     return args.out or os.path.join("results", f"measurements-{args.profile}")
+
+
+def _measurement_profile(args) -> None:
+    args.profile = args.profile or "smoke"
 
 
 def _measurement_settings(args, names) -> dict:
@@ -306,6 +319,7 @@ def _measurement_settings(args, names) -> dict:
 
 
 def cmd_measure(args) -> int:
+    _measurement_profile(args)
     overrides = _measurement_settings(args, [MEASUREMENTS[args.what]])
     from benchmark.engine.environment import use_threads
     from benchmark.measurements import measure
@@ -322,12 +336,38 @@ def cmd_measure(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
+    if args.table == "papers":
+        return cmd_reproduce_papers(args)
+    if args.tasks or args.models or args.parallel != 1:
+        raise ConfigError("--tasks, --models and --parallel apply to `reproduce papers` only")
+    _measurement_profile(args)
     overrides = _measurement_settings(args, MEASUREMENTS.values())
     from benchmark.engine.environment import use_threads
     from benchmark.reports.rnn_vs_lstm import reproduce
 
     use_threads(args.threads)
     return reproduce(args.profile, _measurement_out(args), seeds=args.seeds, overrides=overrides)
+
+
+def cmd_reproduce_papers(args) -> int:
+    import tasks
+    from benchmark.reports.references import presets as known  # torch-free: names checked before torch loads
+
+    presets = config.split_names(args.profile or ",".join(known()), known(), "preset")
+    if args.set:
+        raise ConfigError("`reproduce papers` runs each paper's protocol as configs/references.yaml states it; "
+                          "--set would change it. Run other settings with `run --profile PRESET --set ...`")
+    task_names = config.split_names(args.tasks, tasks.task_names(), "task") if args.tasks else None
+    models = config.split_names(args.models, config.VARIANTS, "model") if args.models else None
+    if args.data_dir and not os.path.isdir(args.data_dir):
+        raise ConfigError(f"--data-dir {args.data_dir} is not a folder")
+    from benchmark.engine.environment import threads_for, use_threads
+    from benchmark.reports.papers import reproduce
+
+    use_threads(args.threads)
+    return reproduce(presets, args.out or os.path.join("results", "papers"), seeds=args.seeds or 3, tasks=task_names,
+                     models=models, data_dir=args.data_dir, parallel=args.parallel,
+                     threads=threads_for(args.threads))
 
 
 def cmd_report(args) -> int:

@@ -1,8 +1,11 @@
 """Adding problem (Hochreiter & Schmidhuber 1997; Le et al. 2015; Bai et al. 2018, T = 600).
 
 Each step carries a value drawn uniformly from [0, 1] and a marker; one marker falls in the
-first half of the sequence, one in the second. The target is the sum of the two marked
-values. Always predicting 1 (the mean) scores the variance of the sum, 2/12 = 0.1667.
+first half of the sequence, one in the second (`placement: halves`, Le et al. 2015), or both
+anywhere (`placement: anywhere`, Bai et al. 2018). The target is the sum of the two marked
+values. Always predicting 1 (the mean) scores the variance of the sum, 2/12 = 0.1667, under
+either placement. `train_size` N > 0 trains on one fixed set of N sequences (Bai: 50,000)
+instead of fresh ones every step.
 
 Data: generated on the training device from the seed (tasks/data/synthetic.py).
 """
@@ -23,11 +26,17 @@ PREDICT_ONE_MSE = 2 / 12
 
 @dataclass(frozen=True)
 class AddingSettings:
-    length: int = 200  # T
+    length: int = 200          # T
+    placement: str = "halves"  # halves (one marker per half) | anywhere (Bai et al. 2018)
+    train_size: int = 0        # 0 = fresh sequences every step; N = one fixed training set of N
 
     def __post_init__(self):
         if self.length < 2:
             raise ConfigError(f"bad adding.length {self.length}: expected an integer >= 2")
+        if self.placement not in ("halves", "anywhere"):
+            raise ConfigError(f"bad adding.placement {self.placement!r}: expected halves or anywhere")
+        if self.train_size < 0:
+            raise ConfigError(f"bad adding.train_size {self.train_size}: expected 0 (fresh data) or a set size >= 1")
 
 
 class AddingTask(TaskModule):

@@ -102,6 +102,8 @@ class TaskModule(L.LightningModule):
     def _log_train_loss(self, loss):
         if self._logs_now():
             self.log("train/loss", loss, on_step=True, on_epoch=False)
+            if self.train_cfg.lr_decay_every:  # a schedule: its lr on the learning curve
+                self.log("train/lr", self.optimizers().param_groups[0]["lr"], on_step=True, on_epoch=False)
         # Checking forces a device sync, so do it only at logging points and the last step.
         if (self._logs_now() or self._last_step()) and not torch.isfinite(loss.detach()).item():
             raise NonFiniteLoss(f"training loss became {loss.item()} at step {self.global_step}; "

@@ -19,9 +19,13 @@ class CharLMSettings(LanguageModelSettings):
     bptt: int = 100
     file: str = "tinyshakespeare/input.txt"  # under the data directory
     train_fraction: float = 0.9              # the rest: half validation, half test
+    files: tuple = ()                        # or three files (train, valid, test): e.g. PTB's, as characters
 
     def __post_init__(self):
         super().__post_init__()
+        if self.files and (len(self.files) != 3 or not all(isinstance(f, str) and f for f in self.files)):
+            raise ConfigError(f"bad char_lm.files {list(self.files)!r}: expected three file names (train, valid, test) "
+                              f"or none (then char_lm.file is split by char_lm.train_fraction)")
         if not 0 < self.train_fraction < 1:
             raise ConfigError(f"bad char_lm.train_fraction {self.train_fraction!r}: expected a number in (0, 1)")
 

@@ -7,6 +7,11 @@ memory can do no better than blanks then a uniform guess: S ln 8 / (T + 2S) nats
 the baseline printed beside the loss, and recall accuracy 1/8. `copy.symbols: 1` is the
 lag-only recall task: one symbol, held T + 1 steps.
 
+`encoding: scalar` is Bai et al. 2018's form (locuslab/TCN copy_memory): each step is one
+real number (the digit, 0 for blank, 9 for the marker) rather than a one-hot vector, and the
+marker is repeated over the S + 1 last steps. `train_size` N > 0 trains on one fixed set of
+N sequences (Bai: 10,000) instead of fresh ones every step.
+
 Data: generated on the training device from the seed (tasks/data/synthetic.py).
 """
 from __future__ import annotations
@@ -28,8 +33,14 @@ from tasks.data.synthetic import CATEGORIES, RECALL, VOCAB, copy_data
 class CopySettings:
     delay: int = 100       # T
     symbols: int = RECALL  # S: symbols to recall; 1 = the lag-only recall task
+    encoding: str = "onehot"  # onehot | scalar (Bai et al. 2018: digit values, marker on the last S+1 steps)
+    train_size: int = 0    # 0 = fresh sequences every step; N = one fixed training set of N
 
     def __post_init__(self):
+        if self.encoding not in ("onehot", "scalar"):
+            raise ConfigError(f"bad copy.encoding {self.encoding!r}: expected onehot or scalar")
+        if self.train_size < 0:
+            raise ConfigError(f"bad copy.train_size {self.train_size}: expected 0 (fresh data) or a set size >= 1")
         if self.delay < 1:
             raise ConfigError(f"bad copy.delay {self.delay}: expected an integer >= 1")
         if self.symbols < 1:
@@ -56,12 +67,13 @@ class CopyTask(TaskModule):
         return copy_data(settings, train, seed)
 
     def build(self, data):
-        self.make_encoder(VOCAB)
+        self.scalar = self.settings.encoding == "scalar"
+        self.make_encoder(1 if self.scalar else VOCAB)
         self.head = nn.Linear(self.encoder.output_size, CATEGORIES + 1)
 
     def step(self, batch):
         x, y = batch
-        out, _ = self.encoder(F.one_hot(x, VOCAB).float())
+        out, _ = self.encoder(x.unsqueeze(-1).float() if self.scalar else F.one_hot(x, VOCAB).float())
         logits = self.head(out)
         loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
         recall = self.settings.symbols

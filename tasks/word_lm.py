@@ -1,7 +1,7 @@
 """Word-level language modelling, default Penn Treebank (Mikolov's 10k-word version).
 
 Scores: nats per word and perplexity, beside a unigram model of the training words and,
-on PTB's whole test split, published perplexities. Data (tasks/data/word_text.py): a
+on PTB's whole test split, published perplexities (configs/references.yaml). Data (tasks/data/word_text.py): a
 folder of train/valid/test text files, one sentence a line (`source: local`), or
 WikiText-2 from the hub (`source: hub`).
 """
@@ -15,17 +15,6 @@ from tasks.data.word_text import word_lm_data
 from tasks.language_model import LanguageModelSettings, LanguageModelTask
 
 SOURCES = ("local", "hub")
-PTB_TEST_TOKENS, PTB_VOCAB = 82_430, 10_000
-# Published test perplexities on PTB (whole test split, full training set).
-PTB_REFERENCES = {
-    "ref: Zaremba 2014 LSTM 2x200, no dropout": {"ppl": 114.5},
-    "ref: Zaremba 2014 LSTM 2x650, dropout 0.5": {"ppl": 82.7},
-    "ref: Bai 2018 LSTM": {"ppl": 78.93},
-    "ref: Bai 2018 GRU": {"ppl": 92.48},
-    "ref: Bai 2018 RNN": {"ppl": 114.50},
-}
-
-
 @dataclass(frozen=True)
 class WordLMSettings(LanguageModelSettings):
     source: str = "local"
@@ -55,11 +44,7 @@ class WordLMTask(LanguageModelTask):
         return {"ppl": math.exp(loss)}
 
     def baselines(self, data):
+        # Published perplexities (Zaremba et al. 2014, Bai et al. 2018) come from
+        # configs/references.yaml, beside runs on PTB's whole test split.
         nats = self.unigram_baseline(data)
-        rows = {"unigram (train counts)": {"loss": nats, "ppl": math.exp(nats)}}
-        # The published numbers score PTB's whole test split: show them only beside runs
-        # scored on exactly those tokens.
-        is_ptb = data.corpus.test.numel() == PTB_TEST_TOKENS and data.vocab_size == PTB_VOCAB
-        if is_ptb and not self.train_cfg.test_batches:
-            rows.update(PTB_REFERENCES)
-        return rows
+        return {"unigram (train counts)": {"loss": nats, "ppl": math.exp(nats)}}

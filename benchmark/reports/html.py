@@ -11,12 +11,12 @@ import html
 from pathlib import Path
 
 from benchmark.measurements import MEASUREMENTS, results
-from benchmark.reports import plots, rnn_vs_lstm
+from benchmark.reports import papers, plots, rnn_vs_lstm
 
 STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:0.85em}th,td{border:1px solid #bbb;padding:4px 6px;
 vertical-align:top}th{background:#eee}img{max-width:100%;border:1px solid #ddd;margin:0.5em 0}
-.confirmed{background:#dfd}.refined{background:#ffd}.refuted{background:#fdd}.inconclusive{background:#eef}
+.confirmed,.reproduced{background:#dfd}.not-reproduced{background:#fdd}.not-run{background:#eee}.refined{background:#ffd}.refuted{background:#fdd}.inconclusive{background:#eef}
 details{margin:0.5em 0}"""
 TITLES = {"parameters": "Parameters", "memory_span": "Memory span (lag recall, copy, adding)", "gradient_flow": "Gradient flow",
           "speed": "Speed and memory"}
@@ -64,6 +64,15 @@ def write_report(run_dir) -> Path:
     note = run_dir / "RUN.md"
     if note.exists():
         parts.append(f"<h2>How this was produced</h2><pre>{html.escape(note.read_text())}</pre>")
+    published = papers.load(run_dir)
+    if published:
+        header = ["paper", "task", "model", "metric", "split", "published", "ours", "ci95", "seeds", "rel_diff",
+                  "verdict", "evidence", "settings", "device"]
+        parts.append("<h2>Published results under their own protocols</h2><p>Ours: mean and 95% t-interval over "
+                     "seeds of the runs in this folder (results.jsonl) under each paper's preset; rule: "
+                     "configs/references.yaml and benchmark/reports/papers.py.</p>"
+                     + table_html(header, [[r.get(h) for h in header] for r in published],
+                                  [r["verdict"].replace(" ", "-") for r in published]))
     rows = rnn_vs_lstm.load(run_dir)
     if rows:
         header = list(rnn_vs_lstm.COLUMNS)

@@ -1,7 +1,8 @@
 """Comparison tables from a results store: one per task, mean ± std over seeds.
 
-Formats: Markdown (md), CSV, LaTeX and JSON. Baselines and published references that a task
-reports are rows beside the models, under the same metric columns.
+Formats: Markdown (md), CSV, LaTeX and JSON. Baselines a task reports, and published numbers
+on the same data (by the rule of reports/references.py: same protocol, or context with the
+difference named), are rows beside the models, under the same metric columns.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import statistics
 from collections import defaultdict
 
 from benchmark.engine.records import CellRecord
+from benchmark.reports import references
 
 FORMATS = ("md", "csv", "latex", "json")
 BUSY_MARK = " (busy)"
@@ -46,6 +48,7 @@ def _row(records: list[CellRecord]) -> dict:
         "wall_s": _mean(r.get("wall_s") for r in ok),
         "baselines": ok[0].get("baselines", {}) if ok else {},
         "device": ok[0].get("device") if ok else None,
+        "references": references.beside(first["config"], first["group"]) if first.get("config") else [],
     }
     if status in ("n/a", "skipped"):
         row["reason"] = first.get("reason")
@@ -105,6 +108,8 @@ def _baseline_rows(rows, metrics) -> list[list[str]]:
     seen, out = set(), []
     for row in rows:
         for name, values in row["baselines"].items():
+            if name in seen or name.startswith("ref: "):  # records before references.yaml held published numbers
+                continue
             if name in seen:
                 continue
             seen.add(name)
@@ -113,6 +118,15 @@ def _baseline_rows(rows, metrics) -> list[list[str]]:
                 stage, _, metric = m.partition("/")
                 cells.append(_fmt(values.get(metric)) if stage == "test" else "")
             out.append([name, "", "", *cells, "", "", "", "baseline"])
+    # Published numbers: one row each, "same protocol" where any run of the table matches it.
+    refs = {}
+    for row in rows:
+        for ref in row.get("references", []):
+            if ref["name"] not in refs or ref["protocol"] == references.SAME:
+                refs[ref["name"]] = ref
+    for ref in refs.values():
+        cells = [_fmt(ref["value"]) if m == ref["metric"] else "" for m in metrics]
+        out.append([ref["name"], "", "", *cells, "", "", "", f"published ({ref['split']}); {ref['note']}"])
     return out
 
 

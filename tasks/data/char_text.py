@@ -3,6 +3,11 @@
 The text file is split by position: the first `train_fraction` (0.9, the usual split) is
 training text; the rest is held out and halved, its first half validation, its second half
 test (Tiny Shakespeare: 1,003,854 / 55,770 / 55,770 characters).
+
+With `files` (train, valid, test) each split is its own file, read as Mikolov's character
+files are derived from the word files (character-level PTB, as Bai et al. 2018 use it): each
+line stripped of its surrounding blanks, one sentence a line, the line break a character (the
+character files' end of sentence); words stay separated by one space (Mikolov writes `_`).
 """
 from __future__ import annotations
 
@@ -25,11 +30,24 @@ def load_chars(path, train_fraction: float) -> Corpus:
     return build_corpus({name: char_tokens(part, origin[name]) for name, part in parts.items()}, origin)
 
 
+def load_char_splits(paths: dict) -> Corpus:
+    """{split: path} -> a Corpus of characters, one sentence a line (see the module's docstring)."""
+    parts, origin = {}, {}
+    for name, path in paths.items():
+        origin[name] = f"{path} (chars, lines stripped)"
+        text = "".join(line.strip() + "\n" for line in read_text(path).splitlines() if line.strip())
+        parts[name] = char_tokens(text, origin[name])
+    return build_corpus(parts, origin)
+
+
 def char_lm_data(settings, train, data_dir) -> LanguageModelData:
     """settings: char_lm's (file, train_fraction, bptt, eval_batch_size, max_train_tokens);
     train: batch_size. The corpus is read (or taken from the cache) at `setup`."""
     # A partial over a module-level function, not a closure: multi-device training pickles the data module.
-    load = functools.partial(_cached_chars, data_dir, settings.file, settings.train_fraction)
+    if settings.files:
+        load = functools.partial(_cached_char_splits, data_dir, tuple(settings.files))
+    else:
+        load = functools.partial(_cached_chars, data_dir, settings.file, settings.train_fraction)
     return LanguageModelData(load, train.batch_size, settings.eval_batch_size, settings.bptt,
                              settings.max_train_tokens)
 
@@ -37,3 +55,8 @@ def char_lm_data(settings, train, data_dir) -> LanguageModelData:
 def _cached_chars(data_dir, file: str, train_fraction: float) -> Corpus:
     path = local_file(data_dir, file, TASK)
     return cached("char_lm", [path], {"train_fraction": train_fraction}, lambda: load_chars(path, train_fraction))
+
+
+def _cached_char_splits(data_dir, files: tuple) -> Corpus:
+    paths = dict(zip(("train", "val", "test"), (local_file(data_dir, f, TASK) for f in files)))
+    return cached("char_lm", list(paths.values()), {"splits": "files, lines stripped"}, lambda: load_char_splits(paths))

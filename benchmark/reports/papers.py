@@ -1,0 +1,184 @@
+"""`reproduce papers`: published numbers beside runs under the papers' own protocols.
+
+Each reference of configs/references.yaml with a preset (a profile) is one row. Its runs are
+the cells `build_cells(task, model, seeds, profile=preset, overrides=settings)` builds: the
+matrix runs them into one results folder (resumable: cells already there are kept), then
+each row gets our mean and 95% t-interval over seeds beside the published value, and a verdict:
+
+- `reproduced`: the published value lies within our interval widened by 5% of its bounds on
+  each side, or both values lie within 1% of the task's memoryless baseline (neither learned
+  more than a model without memory: Bai et al.'s RNN and LSTM on copy, for instance);
+- `not reproduced`: otherwise;
+- `not run`: no finished run of that protocol in the folder (the data absent, a failed
+  cell, or a row left out with --tasks/--models).
+
+With one seed there is no interval: the row says so and its verdict compares the single
+value, widened by the same 5%.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from benchmark.engine.environment import versions
+from benchmark.engine.store import ResultsStore
+from benchmark.measurements import stats
+from benchmark.reports import references
+
+REL_TOLERANCE = 0.05   # the interval widened by 5% of its bounds
+BASELINE_TOLERANCE = 0.01
+COLUMNS = ("paper", "task", "model", "metric", "split", "published", "ours", "ci95", "seeds", "rel_diff",
+           "verdict", "evidence", "preset", "settings")
+
+
+def rows_for(presets) -> list[references.Reference]:
+    return [r for r in references.load() if r.preset in presets]
+
+
+def cells_for(refs, seeds: int) -> dict:
+    """reference index -> its cells (seeds 0..seeds-1)."""
+    from benchmark.engine.cells import build_cells
+    return {i: build_cells([r.task], [r.model], seeds=seeds, profile=r.preset, overrides=r.overrides())
+            for i, r in enumerate(refs)}
+
+
+def plan(refs, cells: dict, selected: set, store: ResultsStore, stream=None) -> list:
+    """Print what will run and return the unique cells to run (those of `selected` rows)."""
+    stream = stream or sys.stdout
+    latest = store.latest()
+    todo, seen = [], set()
+    print(f"reproduce papers: {len(refs)} rows; {len(selected)} selected to run", file=stream)
+    for i, ref in enumerate(refs):
+        group = cells[i]
+        left = [c for c in group if store.todo(c.key, latest, True)]
+        state = ("selected" if i in selected else "not selected")
+        print(f"  {ref.preset:<15} {ref.task:<8} {ref.model:<5} {ref.metric:<9} {len(group) - len(left)}/{len(group)} "
+              f"seeds done, {group[0].train.max_steps} steps each ({state})", file=stream)
+        if i in selected:
+            for c in left:
+                if c.key not in seen:
+                    seen.add(c.key)
+                    todo.append(c)
+    print(f"  {len(todo)} cells to run (time them first: python -m benchmark bench plan --profile PRESET ...)",
+          file=stream)
+    return todo
+
+
+def verdict(ref, summary: dict, baseline: float | None) -> tuple[str, str]:
+    if not summary["n_seeds"]:
+        return "not run", "no finished run of this protocol in the folder"
+    mean, (low, high) = summary["mean"], summary["ci95"]
+    one = summary["n_seeds"] == 1
+    if one:
+        low = high = mean
+    lo, hi = low - REL_TOLERANCE * abs(low), high + REL_TOLERANCE * abs(high)
+    where = "one seed, no interval: the value" if one else "the 95% interval"
+    if lo <= ref.value <= hi:
+        return "reproduced", f"published {ref.value:.4g} within {where} widened by 5%: [{lo:.4g}, {hi:.4g}]"
+    if baseline and all(abs(v - baseline) <= BASELINE_TOLERANCE * abs(baseline) for v in (mean, ref.value)):
+        return "reproduced", (f"both within 1% of the memoryless baseline {baseline:.4g} "
+                              f"(ours {mean:.4g}, published {ref.value:.4g})")
+    return "not reproduced", f"published {ref.value:.4g} outside {where} widened by 5%: [{lo:.4g}, {hi:.4g}]"
+
+
+def table(refs, cells: dict, store: ResultsStore) -> list[dict]:
+    records = store.current()
+    by_key = {r["key"]: r for r in records}
+    rows = []
+    for i, ref in enumerate(refs):
+        done = [by_key[c.key] for c in cells[i] if c.key in by_key and by_key[c.key]["status"] == "ok"]
+        values = [r["metrics"].get(ref.metric) for r in done]
+        summary = stats.summary(values)
+        baseline = None
+        if ref.baseline and done:
+            baseline = done[0].get("baselines", {}).get(ref.baseline, {}).get(ref.metric.partition("/")[2])
+        word, evidence = verdict(ref, summary, baseline)
+        mean = summary["mean"]
+        rows.append({
+            "paper": ref.paper, "task": ref.task, "model": ref.model, "metric": ref.metric, "split": ref.split,
+            "published": ref.value, "ours": mean, "ci95": summary["ci95"] if summary["n_seeds"] > 1 else None,
+            "seeds": summary["n_seeds"], "rel_diff": (mean - ref.value) / ref.value if mean is not None else None,
+            "verdict": word, "evidence": evidence, "preset": ref.preset,
+            "settings": ", ".join(f"{k}={v}" for k, v in ref.settings.items()),
+            "baseline": baseline, "device": done[0].get("device") if done else None,
+            "cells": [r["cell"] for r in done],
+        })
+    return rows
+
+
+def _num(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, list):
+        return f"[{_num(v[0])}, {_num(v[1])}]"
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def markdown(rows: list[dict]) -> str:
+    head = ["paper", "task", "model", "metric (split)", "published", "ours (mean)", "95% CI", "seeds",
+            "rel. diff", "verdict"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        rel = f"{r['rel_diff']:+.1%}" if r["rel_diff"] is not None else ""
+        lines.append("| " + " | ".join([r["paper"], r["task"], r["model"], f"{r['metric']} ({r['split']})",
+                                        _num(r["published"]), _num(r["ours"]), _num(r["ci95"]), str(r["seeds"]),
+                                        rel, r["verdict"]]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(rows: list[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    for r in rows:
+        writer.writerow([_num(r[c]) if c in ("ci95",) else r[c] for c in COLUMNS])
+    return out.getvalue()
+
+
+def write(out: Path, rows: list[dict], presets) -> None:
+    doc = {"schema_version": 1, "kind": "papers", "presets": list(presets), "rule": "\n\n".join(__doc__.split("\n\n")[1:3]),
+           "written": {"versions": versions(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+           "rows": rows}
+    (out / "papers.json").write_text(json.dumps(doc, indent=2, default=str))
+    (out / "papers.csv").write_text(to_csv(rows))
+    (out / "papers.md").write_text("# Published results under their own protocols\n\n" + markdown(rows) + "\n"
+                                   + "\n".join(f"- {r['paper']} {r['task']} {r['model']}: {r['verdict']}: "
+                                               f"{r['evidence']}" for r in rows) + "\n")
+
+
+def load(run_dir) -> list[dict]:
+    path = Path(run_dir) / "papers.json"
+    return json.loads(path.read_text())["rows"] if path.exists() else []
+
+
+def reproduce(presets, out, seeds: int, tasks=None, models=None, data_dir=None, parallel: int = 1,
+              threads=None, wandb=None, stream=None) -> int:
+    from benchmark.launchers import run_matrix
+
+    stream = stream or sys.stdout
+    refs = rows_for(presets)
+    cells = cells_for(refs, seeds)
+    selected = {i for i, r in enumerate(refs) if (not tasks or r.task in tasks) and (not models or r.model in models)}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    todo = plan(refs, cells, selected, ResultsStore(out), stream)
+    failed = 0
+    if todo:
+        summary = run_matrix(todo, out, data_dir=data_dir, retry_failed=True, parallel=parallel, threads=threads,
+                             wandb=wandb, stream=stream)
+        failed = len(summary.failed)
+        for r in summary.skipped_cells:
+            print(f"skipped {r['cell']}: {r['reason']}", file=sys.stderr)
+    rows = table(refs, cells, ResultsStore(out))
+    write(out, rows, presets)
+    print(file=stream)
+    print(markdown(rows), file=stream)
+    print(f"results: {out}/papers.md, papers.csv, papers.json; cells in {out}/results.jsonl", file=stream)
+    if failed:
+        print(f"{failed} cell(s) failed: see {out}/results.jsonl; the same command retries them (finished cells "
+              f"are kept)", file=sys.stderr)
+    return 1 if failed else 0
