@@ -12,4 +12,5 @@ passes its settings object in, and its `datamodule` is one call into one of thes
 - char_text.py    a plain-text file split by position into characters (char_lm)
 - word_text.py    train/valid/test text files of sentences, or WikiText from the hub (word_lm)
 - time_series.py  a CSV of numeric columns cut into lookback/horizon windows (forecast)
+- mnist.py        MNIST digits as pixel sequences: IDX or Parquet files, or ylecun/mnist from the hub (smnist)
 """
