@@ -289,7 +289,8 @@ def _measurement_parsers(sub) -> None:
                           "results under their own protocols (configs/references.yaml), reproduced or not")
     reproduce.add_argument("table", choices=("rnn-vs-lstm", "papers"))
     common(reproduce, "rnn-vs-lstm: block of configs/measurements.yaml (default: smoke); papers: the preset(s) "
-                      "to reproduce, comma-separated (bai2018, zaremba-small, zaremba-medium; default: all)")
+                      "to run, comma-separated (bai2018, zaremba-small, zaremba-medium; default: all); the table "
+                      "lists every preset's rows")
     papers = reproduce.add_argument_group("papers only")
     papers.add_argument("--tasks", help="run only these tasks' rows (others stay as they are, or `not run`)")
     papers.add_argument("--models", help="run only these models' rows")

@@ -160,9 +160,11 @@ def reproduce(presets, out, seeds: int, tasks=None, models=None, data_dir=None, 
     from benchmark.launchers import run_matrix
 
     stream = stream or sys.stdout
-    refs = rows_for(presets)
+    # The table lists every preset's rows; `presets`, `tasks` and `models` choose which to run.
+    refs = rows_for(references.presets())
     cells = cells_for(refs, seeds)
-    selected = {i for i, r in enumerate(refs) if (not tasks or r.task in tasks) and (not models or r.model in models)}
+    selected = {i for i, r in enumerate(refs)
+                if r.preset in presets and (not tasks or r.task in tasks) and (not models or r.model in models)}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     todo = plan(refs, cells, selected, ResultsStore(out), stream)
@@ -174,7 +176,7 @@ def reproduce(presets, out, seeds: int, tasks=None, models=None, data_dir=None, 
         for r in summary.skipped_cells:
             print(f"skipped {r['cell']}: {r['reason']}", file=sys.stderr)
     rows = table(refs, cells, ResultsStore(out))
-    write(out, rows, presets)
+    write(out, rows, references.presets())
     print(file=stream)
     print(markdown(rows), file=stream)
     print(f"results: {out}/papers.md, papers.csv, papers.json; cells in {out}/results.jsonl", file=stream)
