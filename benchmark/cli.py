@@ -178,6 +178,8 @@ def cmd_bench_busy(args) -> int:
 
 def cmd_bench_plan(args) -> int:
     cells = build_cells(args)
+    from benchmark.engine.cells import check_own_files
+    check_own_files(cells, args.data_dir)  # as `run` does, before any cell is timed
     from benchmark.bench import plan
     from benchmark.engine.environment import use_threads
     use_threads(args.threads)

@@ -7,7 +7,10 @@
 - `build(data)`: its input layer and head around the shared encoder (`self.encoder`);
 - `step(batch)`: the loss plus (preds, target) for its torchmetrics `make_metrics()`;
 - optionally `baselines(data)` -> {name: {metric: value}}, reference numbers printed as
-  rows beside the models, and `derived(loss)` for metrics computed from the loss.
+  rows beside the models, and `derived(loss)` for metrics computed from the loss;
+- `data_files(settings)`: {setting: path} of the local files it would read, found by the
+  settings' names (`file`, `files`, `folder`, `*_file`); a task whose paths combine
+  otherwise (word_lm's folder and files) overrides it. The engine checks them before training.
 
 Subclassing registers the task; dropping a module into `tasks/` is all it takes to add one.
 """
@@ -26,6 +29,7 @@ from torchmetrics import MeanMetric, MetricCollection
 from benchmark.config import ModelConfig, TrainConfig, lr_factor
 from benchmark.errors import NonFiniteLoss
 from benchmark.models import Encoder
+from tasks.data.sources import data_files
 
 REGISTRY: dict[str, type["TaskModule"]] = {}
 KINDS = ("many-to-one", "many-to-many", "causal")
@@ -55,6 +59,11 @@ class TaskModule(L.LightningModule):
     @classmethod
     def datamodule(cls, settings, train: TrainConfig, seed: int, data_dir) -> L.LightningDataModule:
         raise NotImplementedError
+
+    @classmethod
+    def data_files(cls, settings) -> dict[str, str]:
+        """{setting name: path, absolute or relative to the data dir} of the local data it reads."""
+        return data_files(settings)
 
     def build(self, data) -> None:
         """Create self.encoder (use self.make_encoder) and the task's input layer and head."""

@@ -39,6 +39,13 @@ class CharLMTask(LanguageModelTask):
     def datamodule(cls, settings, train, seed, data_dir):
         return char_lm_data(settings, train, data_dir)
 
+    @classmethod
+    def data_files(cls, settings):
+        # `files`, when given, replace `file`: only the files read count.
+        if settings.files:
+            return {f"files[{i}]": f for i, f in enumerate(settings.files)}
+        return {"file": settings.file}
+
     def derived(self, loss):
         return {"bpc": bits(loss)}
 

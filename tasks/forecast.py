@@ -6,11 +6,17 @@ multivariate in and out). A bidirectional encoder reads only the lookback window
 the future, so it is allowed here. Other horizons: `--set forecast.horizon=48` (or 96),
 one per run.
 
-Data: a CSV with a time column and numeric columns, split by Informer's 12/4/4 months and
-z-scored with the training rows' statistics (tasks/data/time_series.py). Metrics: MSE and
-MAE on the normalised scale (as the papers report) and on the original scale (`*_raw`).
-Baselines on the very same test windows: persistence (the last value repeated) and
-seasonal naive (the value one season, 24 h, earlier).
+Data: a CSV with a time column and numeric columns, split by Informer's 12/4/4 months (ETT
+files) or by fractions (any other file), z-scored with the training rows' statistics
+(tasks/data/time_series.py). Metrics: MSE and MAE on that normalised scale (as the papers
+report) and on the original scale (`*_raw`). Baselines on the very same test windows:
+persistence (the last value repeated) and seasonal naive (the value one season, 24 h, earlier).
+
+`normalise: window` (RevIN, Kim et al. 2022, without its learnable affine): inside
+`forecast`, each lookback window is normalised again by its own mean and std per feature
+before the encoder reads it, and the forecast is restored with the same statistics. A level
+shift between training and test rows then does not move the encoder's inputs; losses,
+metrics and baselines stay on the global scale, so the two settings compare.
 """
 from __future__ import annotations
 
@@ -27,6 +33,9 @@ from tasks.base import TaskModule
 from tasks.data.time_series import forecast_data
 
 FEATURE_MODES = ("M", "MS", "S")  # Informer's: multivariate -> all, multivariate -> target, target -> target
+FILLS = ("none", "ffill", "interpolate")    # missing values: an error, last value carried, linear
+NORMALISE = ("global", "window")            # z-scores from train rows; plus per window (RevIN)
+WINDOW_EPS = 1e-5                           # RevIN's: a flat window's std is sqrt(eps), not 0
 
 
 @dataclass(frozen=True)
@@ -38,22 +47,46 @@ class ForecastSettings:
     features: str = "M"             # M, MS or S (see FEATURE_MODES)
     lookback: int = 96
     horizon: int = 24               # 24, 48, 96 in the papers: one per run (--set forecast.horizon=48)
-    train_rows: int = 8640          # 12 months of hours (12 * 30 * 24)
-    val_rows: int = 2880            # 4 months
-    test_rows: int = 2880           # 4 months
+    train_rows: int = 0             # all three or none (0): ETT files 12/4/4 months (ETTh1 8640/2880/2880),
+    val_rows: int = 0               # other files by `split`
+    test_rows: int = 0
+    split: tuple = (0.7, 0.1, 0.2)  # train, val, test fractions of a file that is not ETT, in time order
+    fill: str = "none"              # missing values: none (an error naming the line), ffill or interpolate
+    normalise: str = "global"       # global, or window: each input window by its own statistics too (RevIN)
     season: int = 24                # period of the seasonal-naive baseline, in rows
 
     def __post_init__(self):
         if self.features not in FEATURE_MODES:
             raise ConfigError(f"bad forecast.features {self.features!r}: expected one of {', '.join(FEATURE_MODES)}")
-        for name in ("lookback", "horizon", "train_rows", "val_rows", "test_rows", "season"):
+        for name, allowed in (("fill", FILLS), ("normalise", NORMALISE)):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"bad forecast.{name} {getattr(self, name)!r}: expected one of {', '.join(allowed)}")
+        for name in ("lookback", "horizon", "season"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"bad forecast.{name} {getattr(self, name)!r}: expected an integer >= 1")
         if self.season > self.lookback:
             raise ConfigError(f"bad forecast.season {self.season}: must be <= forecast.lookback ({self.lookback})")
-        if self.train_rows < self.lookback + self.horizon:
+        self._check_rows()
+
+    def _check_rows(self):
+        rows = (self.train_rows, self.val_rows, self.test_rows)
+        if any(r < 0 for r in rows) or (any(rows) and not all(rows)):
+            raise ConfigError(f"bad forecast.train_rows/val_rows/test_rows {'/'.join(map(str, rows))}: set all three "
+                              f"(integers >= 1), or none (ETT files: Informer's months; others: forecast.split)")
+        if any(rows) and self.train_rows < self.lookback + self.horizon:
             raise ConfigError(f"forecast.train_rows {self.train_rows} is shorter than one window "
                               f"(lookback + horizon = {self.lookback + self.horizon})")
+        split = self.split
+        if (len(split) != 3 or not all(isinstance(f, (int, float)) and not isinstance(f, bool) and f > 0 for f in split)
+                or sum(split) > 1 + 1e-9):
+            raise ConfigError(f"bad forecast.split {list(split)!r}: expected three fractions > 0 (train, val, test) "
+                              f"summing to at most 1, e.g. [0.7, 0.1, 0.2]")
+
+
+def window_stats(x: torch.Tensor, eps: float = WINDOW_EPS) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std over time of each window and feature, (batch, 1, features) each: RevIN's
+    instance statistics, std = sqrt(biased variance + eps)."""
+    return x.mean(1, keepdim=True), torch.sqrt(x.var(1, keepdim=True, unbiased=False) + eps)
 
 
 def naive_forecasts(series, starts, lookback, horizon, season, outputs) -> tuple[torch.Tensor, ...]:
@@ -81,15 +114,30 @@ class ForecastTask(TaskModule):
 
     def build(self, data):
         self.outputs = len(data.outputs)
+        # Where each output column sits among the inputs (M: all; MS: the target; S: the only one),
+        # to restore a forecast with its own column's window statistics.
+        self.output_inputs = [data.inputs.index(o) for o in data.outputs]
         self.make_encoder(len(data.inputs))
         self.head = nn.Linear(self.encoder.output_size, self.settings.horizon * self.outputs)
         self.register_buffer("mean", data.mean.clone(), persistent=False)
         self.register_buffer("std", data.std.clone(), persistent=False)
 
-    def step(self, batch):
-        x, y = batch
+    def forecast(self, x: torch.Tensor) -> torch.Tensor:
+        """The next `horizon` rows of the outputs, (batch, horizon, outputs), on the global
+        z-score scale the targets, metrics and baselines use, whatever `normalise` says."""
+        window = self.settings.normalise == "window"
+        if window:
+            mean, std = window_stats(x)
+            x = (x - mean) / std
         _, state = self.encoder(x)
         pred = self.head(self.encoder.final(state)).view(-1, self.settings.horizon, self.outputs)
+        if window:
+            pred = pred * std[..., self.output_inputs] + mean[..., self.output_inputs]
+        return pred
+
+    def step(self, batch):
+        x, y = batch
+        pred = self.forecast(x)
         return F.mse_loss(pred, y), pred, y
 
     def make_metrics(self):

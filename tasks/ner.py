@@ -5,8 +5,9 @@ words on both sides, which is why bi-LSTMs became the standard tagger (Huang et 
 Lample et al. 2016). Word embeddings only (vocabulary from train, rare words -> `<unk>`);
 no character features, no CRF, no pretrained vectors.
 
-Data: CoNLL-style files, token first and tag last, IOB1 or IOB2 (`scheme`: see
-tasks/data/conll.py, which reads and checks them).
+Data: CoNLL-style files, token first and tag last, IOB1 or IOB2 (`scheme`, decided from the
+training file under `auto` and applied to every split: see tasks/data/conll.py, which reads
+them and reports any tag it rewrites, such as a stray I- in an IOB2 file).
 
 Metric: entity-level exact-span precision / recall / F1 (conlleval's definition), micro over
 all entity types plus F1 per type; not token accuracy, which the many `O` tags inflate.
@@ -33,7 +34,7 @@ class NerSettings:
     train_file: str = "conll2003/train.txt"  # relative to the data dir (or absolute)
     val_file: str = "conll2003/valid.txt"
     test_file: str = "conll2003/test.txt"
-    scheme: str = "auto"              # auto, iob1 or iob2 (see tasks/data/conll.py)
+    scheme: str = "auto"              # auto (from the train file), iob1 or iob2: every split is read in it
     lowercase: bool = False
     min_freq: int = 2                 # train words seen fewer times become <unk>
     max_train_examples: int = 0       # sentences; 0 = all, else the first N (same for every cell)

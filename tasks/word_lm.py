@@ -40,6 +40,12 @@ class WordLMTask(LanguageModelTask):
     def datamodule(cls, settings, train, seed, data_dir):
         return word_lm_data(settings, train, data_dir)
 
+    @classmethod
+    def data_files(cls, settings):
+        if settings.source != "local":
+            return {}
+        return {f"folder/files[{i}]": f"{settings.folder}/{f}" for i, f in enumerate(settings.files)}
+
     def derived(self, loss):
         return {"ppl": math.exp(loss)}
 

@@ -7,7 +7,7 @@ import torch
 from benchmark import config
 from benchmark.bench.overhead import make_cell
 from benchmark.config import ConfigError, parse_set
-from benchmark.engine.cells import build_cells
+from benchmark.engine.cells import build_cells, check_own_files
 from benchmark.engine.runner import build_module, fit_cell
 from benchmark.launchers import run_matrix
 from benchmark.engine.store import ResultsStore
@@ -93,3 +93,36 @@ def test_synthetic_data_modules_pickle_for_multi_process_training(task):
     again = pickle.loads(pickle.dumps(data))
     first = next(iter(data.train_dataloader()))
     assert all(torch.equal(a, b) for a, b in zip(first, next(iter(again.train_dataloader()))))
+
+
+# --- the user's own files, checked before training ------------------------------------------------
+def test_a_mistyped_own_file_is_a_config_error_naming_the_setting_and_the_path(tmp_path):
+    (tmp_path / "sales.csv").write_text("date,a\n")
+    cells = build_cells(["forecast"], ["lstm"], ["cudnn"], 1, "smoke", {"forecast": {"file": str(tmp_path / "sale.csv")}})
+    with pytest.raises(ConfigError, match=rf"forecast.file: no such file or folder {tmp_path / 'sale.csv'} "
+                                          r"\(the closest name there: sales.csv\)\. Fix the path"):
+        check_own_files(cells, None)
+    with pytest.raises(ConfigError, match="forecast.file"):  # run_matrix checks first: nothing trains, no folder
+        run_matrix(cells, tmp_path / "never")
+    assert not (tmp_path / "never").exists()
+    relative = build_cells(["ner"], ["lstm"], ["cudnn"], 1, "smoke", {"ner": {"val_file": "mine/dev.conll"}})
+    with pytest.raises(ConfigError, match=r"ner.val_file: no such file or folder .*'mine/dev.conll' under the data"):
+        check_own_files(relative, tmp_path)
+    words = build_cells(["word_lm"], ["lstm"], ["cudnn"], 1, "smoke", {"word_lm": {"folder": "wikitext-2"}})
+    with pytest.raises(ConfigError, match=r"word_lm.folder/files\[0\]: .*wikitext-2/ptb.train.txt"):
+        check_own_files(words, tmp_path)
+
+
+def test_default_data_sets_hub_sources_and_existing_files_pass_the_check(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (tmp_path / "mine.csv").write_text("date,a\n")
+    fine = [
+        *build_cells(["sentiment", "ner", "forecast", "char_lm"], ["lstm"], ["cudnn"], 1, "smoke"),  # defaults
+        *build_cells(["forecast"], ["lstm"], ["cudnn"], 1, "smoke", {"forecast": {"file": str(tmp_path / "mine.csv")}}),
+        *build_cells(["word_lm"], ["lstm"], ["cudnn"], 1, "smoke", {"word_lm": {"source": "hub", "folder": "nope"}}),
+        # bai2018's character PTB reads word_lm's default files: a default data set, skipped where absent
+        *build_cells(["char_lm"], ["lstm"], ["cudnn"], 1, "bai2018"),
+    ]
+    check_own_files(fine, empty)
+    check_own_files(fine, None)

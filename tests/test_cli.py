@@ -75,6 +75,15 @@ def test_bad_input_exits_2_before_training(tmp_path, args, words):
     assert not (tmp_path / "never").exists()
 
 
+def test_a_mistyped_own_data_path_exits_2_before_training(tmp_path):
+    run = cli("run", "--tasks", "forecast", "--models", "lstm", "--set", f"forecast.file={tmp_path / 'no_such.csv'}",
+              "--out", tmp_path / "never")
+    assert run.returncode == 2, (run.stdout, run.stderr)
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: forecast.file: no such file or folder"), run.stderr
+    assert str(tmp_path / "no_such.csv") in lines[0] and not (tmp_path / "never").exists()
+
+
 def test_table_of_a_missing_folder(tmp_path):
     run = cli("table", tmp_path / "nothing")
     assert run.returncode == 2 and "results.jsonl" in run.stderr

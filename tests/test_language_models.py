@@ -207,8 +207,26 @@ def test_bad_encoding_names_file_and_line(tmp_path):
 
 def test_empty_text_file_for_chars(tmp_path):
     (tmp_path / "empty.txt").write_text("")
-    with pytest.raises(DataError, match=r"empty\.txt: no characters"):
+    with pytest.raises(DataError, match=r"empty\.txt: empty file"):
         data_for(CharLMTask, data_dir=tmp_path, file="empty.txt")
+
+
+def test_byte_order_mark_is_not_a_character_or_a_word(tmp_path):
+    (tmp_path / "bom.txt").write_bytes(b"\xef\xbb\xbf" + b"to be or not to be\n" * 60)
+    chars = data_for(CharLMTask, data_dir=tmp_path, file="bom.txt", bptt=5, eval_batch_size=2,
+                     train=TrainConfig(batch_size=2)).corpus
+    assert "\ufeff" not in chars.vocab and chars.vocab[0] == "t"
+    words = data_for(WordLMTask, **ptb_like(tmp_path, train=b"\xef\xbb\xbfa b\n" * 50)).corpus
+    assert words.vocab[:2] == ["a", "b"]  # not "\ufeffa"
+
+
+def test_data_files_are_the_files_read():
+    assert WordLMTask.data_files(WordLMTask.Settings()) == {
+        f"folder/files[{i}]": f"ptb/ptb.{s}.txt" for i, s in enumerate(("train", "valid", "test"))}
+    assert WordLMTask.data_files(WordLMTask.Settings(source="hub")) == {}
+    assert CharLMTask.data_files(CharLMTask.Settings()) == {"file": "tinyshakespeare/input.txt"}
+    assert CharLMTask.data_files(CharLMTask.Settings(files=("a", "b", "c"))) == {
+        "files[0]": "a", "files[1]": "b", "files[2]": "c"}  # `file` is not read then
 
 
 def test_split_too_short_for_the_batch(tmp_path):

@@ -1,5 +1,6 @@
-"""ner: the CoNLL loader, tag handling, entity-level span F1 on hand-computed cases, bad files,
-and a smoke cell end to end."""
+"""ner: the CoNLL loader, tag handling, tag schemes (decided from train, applied to every split,
+rewrites reported), entity-level span F1 on hand-computed cases, bad files (byte-order marks,
+empty files), own files end to end, and a smoke cell end to end."""
 from __future__ import annotations
 
 import json
@@ -13,7 +14,8 @@ from benchmark.launchers import run_matrix
 from benchmark.engine.cells import build_cells
 from benchmark.errors import DataError
 from benchmark.metrics import IGNORE, SpanF1, entity_spans
-from tasks.data.conll import load_ner, read_conll
+from benchmark.config import TrainConfig
+from tasks.data.conll import in_scheme, load_ner, ner_data, read_conll
 from tasks.ner import NerSettings
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -122,12 +124,65 @@ def test_two_column_files_docstart_and_unk(tiny):
     assert [names[i] for i in test.labels.tolist()] == ["B-PER", "I-PER", "O", "B-LOC"]
 
 
-def test_scheme_detection_and_strict_iob2(tiny):
-    iob1 = "John I-PER\nSmith I-PER\nin O\nParis I-LOC\n\nAcme I-ORG\nsaid O\nLondon B-LOC\n"
-    write_conll(tiny, "train.txt", iob1)
+IOB1_TRAIN = "John I-PER\nSmith I-PER\nin O\nParis I-LOC\n\nAcme I-ORG\nsaid O\nLondon B-LOC\n"
+
+
+def tag_names(loaded, split):
+    part = loaded["splits"][split]
+    return [loaded["tag_names"][i] for i in part.labels.tolist()]
+
+
+def test_scheme_detection_and_iob2_on_an_iob1_file(tiny):
+    write_conll(tiny, "train.txt", IOB1_TRAIN)
     assert load_ner(NerSettings(), tiny)["scheme"] == "iob1"
-    with pytest.raises(DataError, match=r"train.txt:1: 'I-PER' does not continue"):
-        load_ner(NerSettings(scheme="iob2"), tiny)
+    # Named iob2 on IOB1 tags: read as conlleval reads them (I- after O starts a chunk), written B-, reported.
+    loaded = load_ner(NerSettings(scheme="iob2"), tiny)
+    assert tag_names(loaded, "train") == ["B-PER", "I-PER", "O", "B-LOC", "B-ORG", "O", "B-LOC"]
+    (said,) = [n for n in loaded["notes"] if "train.txt" in n]
+    assert "3 I- tag(s) continuing no chunk (line(s) 1, 4, 6)" in said and "ner.scheme=iob2" in said
+
+
+@pytest.mark.parametrize("tags", [
+    ["B-PER", "I-PER", "O", "B-LOC"], ["I-PER", "I-PER", "B-PER", "O", "I-LOC"], ["B-PER", "I-LOC", "I-LOC"],
+    ["O", "I-ORG", "B-ORG", "I-ORG", "I-PER", "B-PER"], ["O"], [],
+])
+def test_schemes_rewrite_tags_never_chunks(tags):
+    for scheme in ("iob1", "iob2"):
+        assert entity_spans(in_scheme(tags, scheme)) == entity_spans(tags)
+    assert in_scheme(["O", "I-PER", "I-PER", "I-PER", "B-PER"], "iob2") == ["O", "B-PER", "I-PER", "I-PER", "B-PER"]
+    assert in_scheme(["B-PER", "I-PER", "O", "B-LOC", "B-LOC"], "iob1") == ["I-PER", "I-PER", "O", "I-LOC", "B-LOC"]
+
+
+def test_stray_inside_in_dev_of_an_iob2_train_is_read_as_a_chunk_and_reported(tiny, capsys):
+    # The shared check's case: train IOB2; dev starts with a byte-order-mark line and has one
+    # `Anna O / Lind I-PER`. The run must go on, with the tag read as conlleval reads it.
+    write_conll(tiny, "valid.txt", "\ufeff\nthe O\nvisit O\nof O\nAnna O\nLind I-PER\nin O\nParis B-LOC\n")
+    loaded = load_ner(NerSettings(), tiny)
+    assert loaded["scheme"] == "iob2"
+    assert tag_names(loaded, "val") == ["O", "O", "O", "O", "B-PER", "O", "B-LOC"]
+    (said,) = loaded["notes"]
+    assert said.startswith(f"{tiny / 'conll2003' / 'valid.txt'}: 1 I- tag(s) continuing no chunk (line(s) 6)")
+    assert "train.txt is IOB2 (ner.scheme=auto)" in said
+    ner_data(NerSettings(), TrainConfig(batch_size=2), 0, tiny)
+    assert f"note: {said}" in capsys.readouterr().err
+
+
+def test_auto_scheme_comes_from_the_whole_train_file_and_applies_to_every_split(tiny):
+    # The stray I- is in train's second sentence: a one-sentence subset still reads as IOB1.
+    write_conll(tiny, "train.txt", "John B-PER\nSmith I-PER\nin O\nParis B-LOC\nAcme B-ORG\n\nParis I-LOC\n")
+    loaded = load_ner(NerSettings(max_train_examples=1), tiny)
+    assert loaded["scheme"] == "iob1"
+    # valid/test are IOB2 (IOB2_TRAIN): their chunk-initial B- become IOB1's I-, the same chunks.
+    assert tag_names(loaded, "val") == ["I-PER", "I-PER", "O", "I-LOC", "I-ORG", "O"]
+    notes = [n for n in loaded["notes"] if "valid.txt" in n]
+    assert len(notes) == 1 and "3 B- tag(s) of chunks that follow no chunk of their type" in notes[0]
+
+
+def test_byte_order_marks_are_not_tokens(tiny):
+    # At the file's start, before the first token; and a line of only U+FEFF inside (files joined by `cat`).
+    write_conll(tiny, "test.txt", "\ufeffJohn B-PER\nSmith I-PER\n\ufeff\nParis B-LOC\n")
+    part = read_conll(tiny / "conll2003" / "test.txt")
+    assert part.tokens == [["John", "Smith"], ["Paris"]] and part.lines == [[1, 2], [4]]
 
 
 @pytest.mark.parametrize("text, match", [
@@ -135,6 +190,8 @@ def test_scheme_detection_and_strict_iob2(tiny):
     ("John NNP X-PER\n", r"valid.txt:1: bad tag 'X-PER'"),
     ("John NNP B-NP B-PER\nWaltz NNP I-NP B-DANCE\n", r"valid.txt:2: tag 'B-DANCE': entity type never occurs in train"),
     ("-DOCSTART- -X- -X- O\n\n", r"valid.txt: no sentences"),
+    ("", r"valid.txt: empty file; expected CoNLL lines"),
+    ("\ufeff", r"valid.txt: empty file"),
 ])
 def test_malformed_files_name_file_and_line(tiny, text, match):
     write_conll(tiny, "valid.txt", text)
@@ -146,6 +203,18 @@ def test_bad_encoding_names_the_line(tiny):
     (tiny / "conll2003" / "test.txt").write_bytes("John B-PER\n\nCr\u00e8me O\n".encode("latin-1"))
     with pytest.raises(DataError, match=r"test.txt:3: not valid UTF-8"):
         load_ner(NerSettings(), tiny)
+
+
+def test_own_files_with_a_bom_and_a_stray_tag_train_end_to_end(tiny, tmp_path):
+    write_conll(tiny, "valid.txt", "\ufeff\n" + IOB2_TRAIN.replace("John NNP B-NP B-PER", "John NNP B-NP O"))
+    files = {f"{s}_file": str(tiny / "conll2003" / n) for s, n in (("train", "train.txt"), ("val", "valid.txt"),
+                                                                   ("test", "test.txt"))}
+    train = {"max_steps": 3, "batch_size": 2, "val_batches": 1, "test_batches": 1, "log_every": 1}
+    cells = build_cells(["ner"], ["lstm"], ["cudnn"], 1, "smoke", {"ner": files, "train": train})
+    summary = run_matrix(cells, tmp_path / "run", data_dir=None)
+    record = json.loads((tmp_path / "run" / "results.jsonl").read_text().splitlines()[-1])
+    assert summary.failed == [] and record["status"] == "ok", record.get("error")
+    assert len(record["data_notes"]) == 1 and "valid.txt: 1 I- tag(s)" in record["data_notes"][0]
 
 
 @needs_data

@@ -1,9 +1,12 @@
-"""Data sources: where files are looked for, what the user is told, and the processed-data cache."""
+"""Data sources: where files are looked for, what the user is told, reading text (byte-order
+marks, empty files), which paths are the user's own, and the processed-data cache."""
+from dataclasses import dataclass
+
 import pytest
 
-from benchmark.errors import DataUnavailable
+from benchmark.errors import DataError, DataUnavailable
 from tasks.data import sources
-from tasks.data.sources import cached, local_file
+from tasks.data.sources import cached, data_files, local_file, missing_own_file, read_text
 
 
 def test_relative_paths_resolve_under_the_data_dir(tmp_path):
@@ -66,3 +69,45 @@ def test_unreachable_hub_skips_fast_without_offline_variables():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert "skipped:" in out.stdout and "use local files" in out.stdout, out.stderr
     assert time.perf_counter() - start < 10
+
+
+def test_read_text_drops_a_byte_order_mark(tmp_path):
+    f = tmp_path / "bom.txt"
+    f.write_bytes(b"\xef\xbb\xbfword\n\xef\xbb\xbfkept inside\n")
+    assert read_text(f) == "word\n\ufeffkept inside\n"  # only the leading one is a file's mark
+
+
+@pytest.mark.parametrize("raw", [b"", b"\xef\xbb\xbf"])
+def test_an_empty_file_says_so(tmp_path, raw):
+    f = tmp_path / "nothing.tsv"
+    f.write_bytes(raw)
+    with pytest.raises(DataError, match=r"nothing.tsv: empty file; expected a header row"):
+        read_text(f, "a header row")
+
+
+@dataclass(frozen=True)
+class Paths:
+    source: str = "local"
+    file: str = "a/b.csv"
+    train_file: str = "t.txt"
+    files: tuple = ("x", "y")
+    folder: str = "dir"
+    lowercase: bool = True
+
+
+def test_data_files_are_found_by_the_settings_names():
+    assert data_files(Paths()) == {"file": "a/b.csv", "train_file": "t.txt", "files[0]": "x", "files[1]": "y",
+                                   "folder": "dir"}
+    assert data_files(Paths(source="hub")) == {}  # nothing local to check
+
+
+def test_missing_own_file_names_the_path_tried(tmp_path, monkeypatch):
+    monkeypatch.delenv("RNNBENCH_DATA_DIR", raising=False)
+    (tmp_path / "sales.csv").write_text("x")
+    assert missing_own_file(None, str(tmp_path / "sales.csv")) is None
+    assert missing_own_file(tmp_path, "sales.csv") is None
+    assert missing_own_file(None, str(tmp_path / "sale.csv")) == \
+        f"no such file or folder {tmp_path / 'sale.csv'} (the closest name there: sales.csv)"
+    assert missing_own_file(tmp_path, "mine/x.csv") == \
+        f"no such file or folder {tmp_path / 'mine' / 'x.csv'} ('mine/x.csv' under the data directory)"
+    assert "relative to the data directory, and none is set" in missing_own_file(None, "mine/x.csv")

@@ -6,6 +6,11 @@ A cell is one task x model variant x backend x seed with its typed settings (Mod
 TrainConfig, the task's Settings). Every value is checked when the cell is built, before
 anything trains; names, the profile, overrides and the model and train settings are checked
 before the task modules (and so torch and Lightning, seconds) are imported.
+
+The files a cell will read are checked once the data directory is known (`check_own_files`,
+which `run_matrix` and `bench plan` call before anything trains): a user's own file that is
+not there is a mistyped path, a ConfigError (exit 2); a default data set that is not there
+(CI without data) is left to the cell, which records itself `skipped`.
 """
 from __future__ import annotations
 
@@ -95,6 +100,28 @@ def build_cells(tasks: Iterable[str] | None = None, models: Iterable[str] | None
                 cells.append(Cell(task, model, train, settings, seed, profile or DEFAULTS,
                                   na_reason(registry[task], model)))
     return cells
+
+
+def check_own_files(cells: Iterable[Cell], data_dir=None) -> None:
+    """ConfigError naming each setting whose path is the user's own and cannot be read.
+
+    Own = not a path some task reads by default (every task's `data_files` of its default
+    Settings: ett/ETTh1.csv, ptb/ptb.train.txt, ...), so a preset reading another task's
+    default data (bai2018's character PTB) is still skipped where that data is absent."""
+    from tasks.data.sources import missing_own_file  # loads torch: not before build_cells has checked the names
+
+    registry = all_tasks()
+    defaults = {p for t in registry.values() for p in t.data_files(t.Settings()).values()}
+    problems = {}
+    for cell in cells:
+        if cell.na_reason:
+            continue
+        for setting, path in registry[cell.task].data_files(cell.settings).items():
+            if path not in defaults and (why := missing_own_file(data_dir, path)):
+                problems[f"{cell.task}.{setting}"] = f"{cell.task}.{setting}: {why}"
+    if problems:
+        raise ConfigError("; ".join(problems.values()) + ". Fix the path (absolute, or relative to --data-dir); "
+                          "nothing was trained")
 
 
 def _seeds(seeds) -> list[int]:

@@ -50,6 +50,7 @@ class CellRecord(TypedDict, total=False):
     contended: bool          # cpu_wait_share above throughput.CONTENDED: tokens/s measured on a busy CPU
     reached_target: bool     # train.stop_at set: the last validation met it (training stopped there)
     stopped_at_step: int | None  # train.stop_at set: the step whose validation met it; None if none did
+    data_notes: list         # what the loader did to the data: tags rewritten, values filled, the split chosen
     curve: str               # logs/<cell>-<group>/metrics.csv, relative to the run folder: per-step and val metrics
     # --- where and when ------------------------------------------------------------------
     device: str

@@ -94,6 +94,8 @@ def _train(cell: Cell, out_dir, data_dir, loggers, callbacks, devices, record: C
     """Fit, validate and test the cell, filling `record`; returns the fitted module."""
     quiet_lightning()
     data, module = build_module(cell, data_dir)
+    if getattr(data, "notes", None):  # what the loader did to the user's data (repairs, fills, the split)
+        record["data_notes"] = list(data.notes)
     fast_paths(module, cell.train)
     meter = ThroughputMeter()
     # The config hash keeps apart cells that share a name (e.g. one model at several copy delays).

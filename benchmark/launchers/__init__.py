@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmark.engine.cells import Cell
+from benchmark.engine.cells import Cell, check_own_files
 from benchmark.engine.lock import RunLock
 from benchmark.engine.progress import Progress
 from benchmark.engine.records import FAILED, LOST, SKIPPED, na_record
@@ -38,6 +38,7 @@ def run_matrix(cells: list[Cell], out_dir, data_dir=None, retry_failed=False, st
     `threads`: torch intra-op threads of each cell; None = this process's setting for cells run
     here, an equal share of the cores for workers (`--parallel`, Ray, Slurm)."""
     _check(launcher, parallel, devices)
+    check_own_files(cells, data_dir)  # a mistyped path: exit 2 now, not a cell skipped later
     out = Path(out_dir).resolve()
     with RunLock(out):
         store = ResultsStore(out)

@@ -2,12 +2,17 @@
 
 Data: `<data_dir>/conll2003/{train,valid,test}.txt`, or any CoNLL-style file: one token a
 line with the token first and the tag last (2 or 4 columns), a blank line between
-sentences, `-DOCSTART-` lines ignored. Tag set: O, B- and I- of each entity type in train
-(another type in valid/test is a DataError); IOB1 or IOB2 (`scheme`).
+sentences, `-DOCSTART-` lines ignored, byte-order marks dropped (also at the start of a line:
+files joined with `cat` keep each part's). Tag set: O, B- and I- of each entity type in train
+(another type in valid/test is a DataError).
 
-Spans are read as conlleval does (benchmark/metrics.py), which reads IOB1 and IOB2 alike;
-`scheme: iob2` additionally rejects gold files with a stray `I-` (an `I-X` that does not
-continue an X entity: they are IOB1, not IOB2); `auto` picks iob1 if train has one.
+Scheme: IOB1 or IOB2 (`scheme`), decided once, from the whole training file under `auto`
+(IOB1 if it has an `I-X` that does not continue an X chunk, a "stray" I-, else IOB2), and
+applied to every split: each file's chunks, read as conlleval reads them (an `I-X` that does
+not continue an X chunk starts one; benchmark/metrics.py `entity_spans`), are written in that
+scheme. So a stray I- in an IOB2 file becomes B- (it never fails a run), an IOB2 file under
+IOB1 gets I- where IOB1 has no B-, and the spans, hence entity-level F1, are unchanged. Every
+rewritten tag is counted and reported per file (stderr and the record's `data_notes`).
 """
 from __future__ import annotations
 
@@ -17,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.errors import DataError
+from benchmark.metrics import entity_spans
 from tasks.data.sequences import SequenceData, Sequences, Vocab
-from tasks.data.sources import cached, local_file, read_text
+from tasks.data.sources import BOM, cached, local_file, note, read_text
 
 SPLITS = ("train", "val", "test")
 TAG = re.compile(r"^(O|[BI]-\S+)$")
@@ -44,8 +50,9 @@ def read_conll(path: Path, lowercase: bool = False) -> TaggedSentences:
             out.lines.append(list(lines))
             tokens.clear(), tags.clear(), lines.clear()
 
-    for number, line in enumerate(read_text(path).splitlines(), start=1):
-        cols = line.split()
+    text = read_text(path, "CoNLL lines 'token ... tag', a blank line between sentences")
+    for number, line in enumerate(text.splitlines(), start=1):
+        cols = line.replace(BOM, " ").split()  # a BOM is not whitespace to str.split
         if not cols or cols[0] == DOCSTART:
             close()
             continue
@@ -76,25 +83,55 @@ def detect_scheme(train: TaggedSentences) -> str:
     return "iob1" if any(stray_inside(t) is not None for t in train.tags) else "iob2"
 
 
-def check_iob2(part: TaggedSentences) -> None:
-    for tags, lines in zip(part.tags, part.lines):
-        i = stray_inside(tags)
-        if i is not None:
-            raise DataError(f"{part.path}:{lines[i]}: {tags[i]!r} does not continue a {tags[i][2:]} entity, which "
-                            f"IOB2 requires; the file looks like IOB1: set ner.scheme=iob1 (or auto)")
+def in_scheme(tags, scheme: str) -> list[str]:
+    """The same chunks (conlleval's reading) written in `scheme`: IOB2 begins every chunk with
+    B-; IOB1 only one that directly follows a chunk of its own type, others begin with I-."""
+    out = ["O"] * len(tags)
+    prev_end, prev_kind = None, None
+    for start, end, kind in sorted(entity_spans(tags)):
+        begins = scheme == "iob2" or (start == prev_end and kind == prev_kind)
+        out[start:end] = [f"{'B' if begins else 'I'}-{kind}"] + [f"I-{kind}"] * (end - start - 1)
+        prev_end, prev_kind = end, kind
+    return out
+
+
+def apply_scheme(part: TaggedSentences, scheme: str, why: str) -> tuple[TaggedSentences, str | None]:
+    """`part` with its tags written in `scheme`, and a note counting the tags rewritten (None if none)."""
+    tags, changed = [], []
+    for sentence, lines in zip(part.tags, part.lines):
+        written = in_scheme(sentence, scheme)
+        changed += [line for old, new, line in zip(sentence, written, lines) if old != new]
+        tags.append(written)
+    if not changed:
+        return part, None
+    where = ", ".join(map(str, changed[:5])) + (", ..." if len(changed) > 5 else "")
+    if scheme == "iob2":
+        what = (f"{len(changed)} I- tag(s) continuing no chunk (line(s) {where}), read as starting one, as conlleval "
+                f"does, and written B-: {why}. Fix those tags, or set ner.scheme=iob1 if the files are IOB1")
+    else:
+        what = (f"{len(changed)} B- tag(s) of chunks that follow no chunk of their type (line(s) {where}), written "
+                f"as I- (the same chunks in IOB1): {why}. Set ner.scheme=iob2 to keep the B- tags")
+    return TaggedSentences(part.tokens, tags, part.lines, part.path), f"{part.path}: {what}"
 
 
 def encode_splits(raw: dict[str, TaggedSentences], settings) -> dict:
     """settings: ner's (max_train_examples, scheme, min_freq, train_file)."""
-    train = raw["train"]
+    if settings.scheme == "auto":  # from the whole training file: a subset must not change it
+        scheme = detect_scheme(raw["train"])
+        why = (f"{raw['train'].path.name} is {scheme.upper()} (ner.scheme=auto), and every split is read in "
+               f"the training file's scheme")
+    else:
+        scheme = settings.scheme
+        why = f"ner.scheme={scheme} reads every split as {scheme.upper()}"
+    raw = dict(raw)
     if settings.max_train_examples:
-        n = settings.max_train_examples
-        train = TaggedSentences(train.tokens[:n], train.tags[:n], train.lines[:n], train.path)
-        raw = {**raw, "train": train}
-    scheme = detect_scheme(raw["train"]) if settings.scheme == "auto" else settings.scheme
-    if scheme == "iob2":
-        for part in raw.values():
-            check_iob2(part)
+        n, train = settings.max_train_examples, raw["train"]
+        raw["train"] = TaggedSentences(train.tokens[:n], train.tags[:n], train.lines[:n], train.path)
+    notes = []
+    for split, part in raw.items():
+        raw[split], said = apply_scheme(part, scheme, why)
+        notes += [said] if said else []
+    train = raw["train"]
     vocab = Vocab.build(train.tokens, settings.min_freq)
     # Tags: O plus B- and I- of every entity type in train (IOB1 train files may lack some B- tags).
     types = sorted({t[2:] for tags in train.tags for t in tags if t != "O"})
@@ -109,7 +146,7 @@ def encode_splits(raw: dict[str, TaggedSentences], settings) -> dict:
                                     f"({settings.train_file}); tags: {', '.join(tag_names)}")
         splits[split] = Sequences.from_lists([vocab.encode(t) for t in part.tokens],
                                              [[index[t] for t in tags] for tags in part.tags])
-    return {"splits": splits, "vocab": vocab.itos, "tag_names": tag_names, "scheme": scheme}
+    return {"splits": splits, "vocab": vocab.itos, "tag_names": tag_names, "scheme": scheme, "notes": notes}
 
 
 def load_ner(settings, data_dir) -> dict:
@@ -125,5 +162,7 @@ def load_ner(settings, data_dir) -> dict:
 
 def ner_data(settings, train, seed: int, data_dir) -> SequenceData:
     loaded = load_ner(settings, data_dir)
+    for message in loaded["notes"]:  # after the cache: a cached load still reports its rewrites
+        note(message)
     return SequenceData(loaded["splits"], train, seed, vocab=loaded["vocab"], tag_names=loaded["tag_names"],
-                        scheme=loaded["scheme"])
+                        scheme=loaded["scheme"], notes=loaded["notes"])

@@ -6,8 +6,12 @@
 - Hub loads go through `datasets.load_dataset` (script-free repositories only). Without
   network the hub is probed once, with a short timeout, and the cell is reported as skipped
   with a message saying which files to put where, instead of retrying for minutes.
-- Problems with a file (missing column, bad value, empty split, bad encoding) raise
-  DataError naming the file and line.
+- Problems with a file (missing column, bad value, empty split, bad encoding, an empty
+  file) raise DataError naming the file and line. A UTF-8 byte-order mark (Windows editors
+  and Excel's "CSV UTF-8" write one) is not data: `read_text` drops it for every reader.
+- `data_files`/`missing_own_file` tell a user's own file from a default data set: a default
+  one missing means the cell is skipped (CI without data), a user's own one missing is a
+  mistyped path, reported before anything trains (benchmark/engine/cells.py).
 - Processed tensors are cached under RNNBENCH_CACHE (default ~/.cache/rnnbench), keyed by
   the source files (path, size, mtime), the settings that shaped them and the loaders' code
   (the modules of this package, tasks/data/).
@@ -15,11 +19,14 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import difflib
 import functools
 import hashlib
 import json
 import os
 import socket
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -53,14 +60,65 @@ def local_file(data_dir, relative: str, task: str) -> Path:
     return path
 
 
-def read_text(path: Path) -> str:
+BOM = "\ufeff"  # U+FEFF, the UTF-8 byte-order mark: EF BB BF at the start of a file
+
+
+def read_text(path: Path, expected: str = "text") -> str:
+    """The file's text without a leading byte-order mark; DataError for bad UTF-8 or an empty
+    file (`expected` says what should be in it)."""
     try:
-        return Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
         line = Path(path).read_bytes()[: e.start].count(b"\n") + 1
         raise DataError(f"{path}:{line}: not valid UTF-8 ({e.reason} at byte {e.start}); re-encode the file as UTF-8") from None
     except OSError as e:
         raise DataError(f"{path}: cannot read ({e.strerror})") from None
+    text = text.removeprefix(BOM)  # else the first header name or token would carry it
+    if not text:
+        raise DataError(f"{path}: empty file; expected {expected}")
+    return text
+
+
+def data_files(settings) -> dict[str, str]:
+    """{setting: path} of the local files or folders a task's settings read, by the settings'
+    names: `file`, `files` (a list), `folder`, `*_file`; none when `source` is not local (the
+    hub). A task whose paths combine otherwise overrides TaskModule.data_files."""
+    if getattr(settings, "source", "local") != "local":
+        return {}
+    out = {}
+    for field in dataclasses.fields(settings):
+        name, value = field.name, getattr(settings, field.name)
+        if name == "files":
+            out.update({f"{name}[{i}]": v for i, v in enumerate(value)})
+        elif name in ("file", "folder") or name.endswith("_file"):
+            out[name] = value
+    return out
+
+
+def missing_own_file(data_dir, path: str) -> str | None:
+    """Why `path` (absolute, or relative to the data directory) cannot be read, naming the path
+    tried and the closest name in its folder when there is one; None when it exists."""
+    given = Path(path).expanduser()
+    root = data_root(data_dir)
+    if not given.is_absolute() and root is None:
+        return f"{path!r} is relative to the data directory, and none is set (--data-dir or RNNBENCH_DATA_DIR)"
+    full = given if given.is_absolute() else root / given
+    if full.exists():
+        return None
+    near = difflib.get_close_matches(full.name, os.listdir(full.parent), n=1) if full.parent.is_dir() else []
+    under = "" if given.is_absolute() else f" ({path!r} under the data directory)"
+    return f"no such file or folder {full}{under}" + (f" (the closest name there: {near[0]})" if near else "")
+
+
+_NOTED: set[str] = set()
+
+
+def note(message: str) -> None:
+    """Say something the user should know about their data (a repair, a fill, the split
+    chosen) on stderr, once per process: a matrix loads one file for many cells."""
+    if message not in _NOTED:
+        _NOTED.add(message)
+        print(f"note: {message}", file=sys.stderr, flush=True)
 
 
 def hub_reachable(timeout: float = 3.0) -> bool:
