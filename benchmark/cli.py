@@ -93,7 +93,38 @@ def _parser() -> argparse.ArgumentParser:
     table.set_defaults(func=cmd_table)
     _bench_parser(sub)
     _measurement_parsers(sub)
+    _data_parser(sub)
     return p
+
+
+def _data_parser(sub) -> None:
+    data = sub.add_parser("data", help="your data as the readers see it, without training")
+    which = data.add_subparsers(dest="data", metavar="ACTION", required=True)
+    check = which.add_parser(
+        "check", help="per task: the files or hub ids read, columns, labels and their ids, tag scheme, split sizes, "
+                      "sequence lengths, vocabulary; exit 2 with the reader's message when one fails")
+    tasks_given = check.add_mutually_exclusive_group()
+    tasks_given.add_argument("--all", action="store_true", help="every registered task")
+    tasks_given.add_argument("--tasks", help="comma-separated task names (see `list`)")
+    check.add_argument("--profile", default="smoke", help="configs/profiles/<name>.yaml (default: smoke)")
+    check.add_argument("--data-dir", default=os.environ.get("RNNBENCH_DATA_DIR"),
+                       help="folder of local data sets laid out like shared/data (env RNNBENCH_DATA_DIR)")
+    check.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                       help="a setting, as for `run`: e.g. sentiment.train_file=mine.jsonl, sentiment.label_column=stars")
+    check.set_defaults(func=cmd_data_check)
+
+
+def cmd_data_check(args) -> int:
+    import tasks
+
+    if not (args.all or args.tasks):
+        raise ConfigError("say which tasks: --all or --tasks a,b (see `python -m benchmark list`)")
+    if args.data_dir and not os.path.isdir(args.data_dir):
+        raise ConfigError(f"--data-dir {args.data_dir} is not a folder")
+    names = None if args.all else config.split_names(args.tasks, tasks.task_names(), "task")
+    overrides = config.parse_set(args.set)  # checked before torch loads
+    from benchmark.engine.data_check import check
+    return check(names, args.profile, overrides, args.data_dir)
 
 
 def _matrix_arguments(p) -> None:

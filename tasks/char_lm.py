@@ -2,7 +2,8 @@
 
 Scores are nats and bits per character; the context-free yardstick is a unigram model of
 the training characters. Data: a plain-text file split by position, 90% train, the rest
-halved into validation and test (tasks/data/char_text.py).
+halved into validation and test, or three files, or any text data set from the hub
+(tasks/data/char_text.py).
 """
 from __future__ import annotations
 
@@ -20,9 +21,16 @@ class CharLMSettings(LanguageModelSettings):
     file: str = "tinyshakespeare/input.txt"  # under the data directory
     train_fraction: float = 0.9              # the rest: half validation, half test
     files: tuple = ()                        # or three files (train, valid, test): e.g. PTB's, as characters
+    source: str = "local"                    # local (file / files) or hub (any text data set: hub_repo)
+    hub_repo: str = "karpathy/tiny_shakespeare"
+    hub_config: str = ""
+    hub_revision: str = ""
+    text_column: str = "text"
 
     def __post_init__(self):
         super().__post_init__()
+        if self.source not in ("local", "hub"):
+            raise ConfigError(f"bad char_lm.source {self.source!r}: expected local or hub")
         if self.files and (len(self.files) != 3 or not all(isinstance(f, str) and f for f in self.files)):
             raise ConfigError(f"bad char_lm.files {list(self.files)!r}: expected three file names (train, valid, test) "
                               f"or none (then char_lm.file is split by char_lm.train_fraction)")

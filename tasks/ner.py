@@ -7,7 +7,8 @@ no character features, no CRF, no pretrained vectors.
 
 Data: CoNLL-style files, token first and tag last, IOB1 or IOB2 (`scheme`, decided from the
 training file under `auto` and applied to every split: see tasks/data/conll.py, which reads
-them and reports any tag it rewrites, such as a stray I- in an IOB2 file).
+them and reports any tag it rewrites, such as a stray I- in an IOB2 file), or a hub data set
+with a token column and a tag column (`source: hub`, tasks/data/tagged_hub.py).
 
 Metric: entity-level exact-span precision / recall / F1 (conlleval's definition), micro over
 all entity types plus F1 per type; not token accuracy, which the many `O` tags inflate.
@@ -26,15 +27,23 @@ from benchmark.errors import ConfigError
 from benchmark.metrics import IGNORE, SpanF1
 from tasks.base import TaskModule
 from tasks.data.conll import ner_data
+from tasks.data.tagged_hub import hub_ner_data
 from tasks.data.sequences import pad_batch
 
 
 @dataclass(frozen=True)
 class NerSettings:
+    source: str = "local"             # local (CoNLL-style files) or hub (hub_repo: token and tag columns)
     train_file: str = "conll2003/train.txt"  # relative to the data dir (or absolute)
     val_file: str = "conll2003/valid.txt"
     test_file: str = "conll2003/test.txt"
     scheme: str = "auto"              # auto (from the train file), iob1 or iob2: every split is read in it
+    hub_repo: str = "eriktks/conll2003"
+    hub_config: str = ""
+    hub_revision: str = "refs/convert/parquet"  # eriktks/conll2003 keeps a script: its Parquet export loads
+    tokens_column: str = "tokens"
+    tags_column: str = "ner_tags"     # ClassLabel ids (names from the feature) or tag strings
+    tag_names: tuple = ()             # names of integer tags that are not a ClassLabel, in id order
     lowercase: bool = False
     min_freq: int = 2                 # train words seen fewer times become <unk>
     max_train_examples: int = 0       # sentences; 0 = all, else the first N (same for every cell)
@@ -42,6 +51,8 @@ class NerSettings:
     dropout: float = 0.0              # on embeddings and encoder outputs (Lample et al. 2016 use 0.5)
 
     def __post_init__(self):
+        if self.source not in ("local", "hub"):
+            raise ConfigError(f"bad ner.source {self.source!r}: expected local or hub")
         if self.scheme not in ("auto", "iob1", "iob2"):
             raise ConfigError(f"bad ner.scheme {self.scheme!r}: expected auto, iob1 or iob2")
         for name in ("min_freq", "embedding_dim"):
@@ -61,6 +72,8 @@ class NerTask(TaskModule):
 
     @classmethod
     def datamodule(cls, settings, train, seed, data_dir):
+        if settings.source == "hub":
+            return hub_ner_data(settings, train, seed)
         return ner_data(settings, train, seed, data_dir)
 
     def build(self, data):

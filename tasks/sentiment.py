@@ -6,9 +6,11 @@ goes through a linear head. Sentences vary in length: `lengths` go to the encode
 for cudnn, masked for scratch), so the final state is the one at the sentence's last word,
 and batches are bucketed by length to keep padding small.
 
-Data: SST-2 TSV files, any TSV/CSV with a label and a text column, or `stanfordnlp/sst2`
-from the hub, whose test split is unlabeled, so there test metrics come from the
-validation split (tasks/data/labeled_text.py).
+Data (tasks/data/labeled_text.py): SST-2's TSV files; any TSV/CSV, JSON Lines or Parquet file
+with a label and a text column; one text file per class; a folder per class (IMDb's aclImdb);
+or a labeled-text data set from the hub (default `stanfordnlp/sst2`, whose test split is
+unlabeled, so there test metrics come from the validation split). String labels get ids in
+sorted order, recorded with the run.
 Metric: accuracy. Reference: Tai et al. 2015, 2-layer LSTM 86.3% with pretrained GloVe
 vectors (ours starts from random embeddings).
 """
@@ -29,13 +31,22 @@ from tasks.data.labeled_text import sentiment_data
 
 @dataclass(frozen=True)
 class SentimentSettings:
-    source: str = "local"             # local (files under the data dir) or hub (stanfordnlp/sst2)
-    train_file: str = "sst2/train.tsv"  # relative to the data dir (or absolute); .tsv or .csv
+    source: str = "local"             # local (files under the data dir) or hub (hub_repo)
+    # Each relative to the data dir (or absolute): a table (.tsv/.txt, .csv, .jsonl/.json, .parquet)
+    # or a folder with one subfolder per class, one document a file (tasks/data/labeled_text.py).
+    train_file: str = "sst2/train.tsv"
     val_file: str = "sst2/dev.tsv"
     test_file: str = "sst2/test.tsv"
     label_column: str = "label"
-    # Header names tried in order in each file: SST-2's train says `sentence`, dev/test `content`.
-    text_columns: tuple = ("sentence", "content")
+    # Header names tried in order in each file: SST-2's train says `sentence`, dev/test `content`;
+    # `text` is the hub's IMDb and rotten_tomatoes.
+    text_columns: tuple = ("sentence", "content", "text")
+    class_files: dict | None = None   # {label: file}, one example a line: the training examples, not train_file
+    classes: tuple = ()               # class subfolders to read from a folder; () = all (aclImdb: [neg, pos])
+    split: tuple = ()                 # [train, val, test] or [train, val] fractions cut from train (fixed seed)
+    hub_repo: str = "stanfordnlp/sst2"  # source hub: any labeled-text data set (stanfordnlp/imdb, ...)
+    hub_config: str = ""
+    hub_revision: str = ""
     lowercase: bool = True
     min_freq: int = 2                 # train words seen fewer times become <unk>
     max_train_examples: int = 0       # 0 = all; else a fixed random subset (same for every cell)
@@ -54,6 +65,34 @@ class SentimentSettings:
             raise ConfigError(f"bad sentiment.max_train_examples {self.max_train_examples}: expected >= 0")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"bad sentiment.dropout {self.dropout}: expected a number in [0, 1)")
+        # Kept as sorted (label, file) pairs: a frozen settings object stays hashable, and the
+        # order of a YAML mapping cannot change the cache key.
+        object.__setattr__(self, "class_files", class_file_pairs(self.class_files))
+        check_split(self.split)
+        cut = {0: (), 2: ("val",), 3: ("val", "test")}[len(self.split)]
+        for split in ("train", "val", "test"):
+            needed = split not in cut and not (split == "train" and self.class_files)
+            if needed and self.source == "local" and not (isinstance(getattr(self, f"{split}_file"), str)
+                                                          and getattr(self, f"{split}_file")):
+                raise ConfigError(f"sentiment.{split}_file is empty: give a file or folder, or cut that split from "
+                                  f"train with sentiment.split (e.g. [0.8, 0.1, 0.1])")
+
+
+def class_file_pairs(value) -> tuple:
+    if not value:
+        return ()
+    pairs = list(value.items()) if isinstance(value, dict) else [tuple(p) for p in value]
+    if len(pairs) < 2 or not all(len(p) == 2 and isinstance(p[1], str) and p[1] for p in pairs):
+        raise ConfigError(f"bad sentiment.class_files {value!r}: expected a mapping of two or more labels to "
+                          f"files, e.g. {{positive: pos.txt, negative: neg.txt}}")
+    return tuple(sorted(((label, file) for label, file in pairs), key=lambda p: str(p[0])))
+
+
+def check_split(split) -> None:
+    numbers = all(isinstance(f, (int, float)) and not isinstance(f, bool) and f > 0 for f in split)
+    if split and (len(split) not in (2, 3) or not numbers or abs(sum(split) - 1) > 1e-6):
+        raise ConfigError(f"bad sentiment.split {list(split)!r}: expected [train, val] or [train, val, test] "
+                          f"fractions > 0 that sum to 1, e.g. [0.8, 0.1, 0.1]; [] reads val_file and test_file")
 
 
 class SentimentTask(TaskModule):

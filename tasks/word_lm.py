@@ -2,8 +2,8 @@
 
 Scores: nats per word and perplexity, beside a unigram model of the training words and,
 on PTB's whole test split, published perplexities (configs/references.yaml). Data (tasks/data/word_text.py): a
-folder of train/valid/test text files, one sentence a line (`source: local`), or
-WikiText-2 from the hub (`source: hub`).
+folder of train/valid/test text files, one sentence a line (`source: local`), or a text
+data set from the hub (`source: hub`, default WikiText-2).
 """
 from __future__ import annotations
 
@@ -20,8 +20,10 @@ class WordLMSettings(LanguageModelSettings):
     source: str = "local"
     folder: str = "ptb"  # local: under the data directory
     files: tuple = ("ptb.train.txt", "ptb.valid.txt", "ptb.test.txt")  # train, validation, test
-    hub_repo: str = "Salesforce/wikitext"
+    hub_repo: str = "Salesforce/wikitext"   # source hub: any text data set, one sentence (or line) a row
     hub_config: str = "wikitext-2-v1"
+    hub_revision: str = ""
+    text_column: str = "text"
 
     def __post_init__(self):
         super().__post_init__()

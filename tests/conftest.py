@@ -42,3 +42,45 @@ def data_dir():
     if not DATA.is_dir():
         pytest.skip(f"shared data not found at {DATA}")
     return DATA
+
+
+@pytest.fixture
+def hub_cache(tmp_path, monkeypatch):
+    """`publish(repo, {split: datasets.Dataset}, config)` puts a data set into a private `datasets`
+    cache exactly where a real hub load leaves it, so that `load_dataset(repo, config)` (and so
+    tasks.data.sources.load_hub) finds it with no network, as a user's cached download is found.
+
+    How (datasets 5.2): offline, `load_dataset("owner/name", config)` cannot reach the hub and falls
+    back to `CachedDatasetModuleFactory`, which serves HF_DATASETS_CACHE/owner___name/<config>/
+    <version>/<hash>/ (dataset_info.json plus name-<split>.arrow). The packaged Parquet builder
+    writes that layout (with `config_id` = the config's name) under the bare name, so it is built
+    in a scratch folder and moved under `owner___name`. `Dataset.push_to_hub` needs the network;
+    a cache of `load_dataset("parquet", ...)` is filed under "parquet", not under the repo id.
+    The revision is not part of the layout: offline, any revision loads the latest cached copy."""
+    import shutil
+
+    import datasets
+    from datasets.naming import camelcase_to_snakecase
+    from datasets.packaged_modules.parquet.parquet import Parquet
+
+    root = tmp_path / "hf-datasets"
+    # datasets reads HF_DATASETS_CACHE once, at import: point its setting here, not the variable.
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(root))
+    monkeypatch.setenv("RNNBENCH_CACHE", str(tmp_path / "rnnbench-cache"))  # hub loads are keyed by settings alone
+
+    def publish(repo: str, splits: dict, config: str = "default") -> None:
+        namespace, name = repo.split("/")
+        name = camelcase_to_snakecase(name)
+        files = {}
+        for split, ds in splits.items():
+            files[split] = str(tmp_path / "hub-files" / repo / config / f"{split}.parquet")
+            Path(files[split]).parent.mkdir(parents=True, exist_ok=True)
+            ds.to_parquet(files[split])
+        scratch = tmp_path / "hub-build"
+        builder = Parquet(cache_dir=str(scratch), dataset_name=name, config_name=config, config_id=config,
+                          hash="0" * 16, data_files=files, features=next(iter(splits.values())).features)
+        builder.download_and_prepare()
+        (root / f"{namespace}___{name}").mkdir(parents=True, exist_ok=True)
+        shutil.move(str(scratch / name / config), str(root / f"{namespace}___{name}" / config))
+
+    return publish

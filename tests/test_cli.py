@@ -136,3 +136,34 @@ def test_measurement_seeds_and_settings_come_from_the_command_line(tmp_path):
     result = json.loads((out / "speed" / "speed.json").read_text())
     assert result["settings"]["seeds"] == [0, 1] and result["settings"]["hidden"] == [8]
     assert sorted({(r["family"], r["seed"]) for r in result["rows"]}) == [("lstm", 0), ("lstm", 1), ("rnn", 0), ("rnn", 1)]
+
+
+def test_data_check_prints_what_the_readers_found(tmp_path):
+    rows = [{"review": f"{word} film {i}", "stars": label} for i in range(10)
+            for word, label in (("good", "positive"), ("bad", "negative"))]
+    (tmp_path / "mine.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    conll = "John B-PER\nSmith I-PER\nin O\nParis B-LOC\n\nAcme B-ORG\nsaid O\n"
+    for name in ("train", "valid", "test"):
+        (tmp_path / f"{name}.conll").write_text(conll)
+    run = cli("data", "check", "--tasks", "sentiment,ner", "--set", f"sentiment.train_file={tmp_path / 'mine.jsonl'}",
+              "--set", "sentiment.label_column=stars", "--set", "sentiment.text_columns=[review]",
+              "--set", "sentiment.split=[0.8, 0.1, 0.1]", *[a for s in ("train", "val", "test") for a in (
+                  "--set", f"ner.{s}_file={tmp_path / ('valid' if s == 'val' else s)}.conll")],
+              env={"RNNBENCH_CACHE": str(tmp_path / "cache")})
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    assert "labels: 2 classes; label -> id: negative -> 0, positive -> 1" in out
+    assert "cut from train: 0.1 of it (split 0.8/0.1/0.1, seed 0)" in out
+    assert "columns review, stars; text 'review', label 'stars'" in out
+    assert "train  3 / 3 / 3" in out  # length min / median / max
+    assert "scheme: iob2" in out and "tags: 7: O, B-LOC, I-LOC, B-ORG, I-ORG, B-PER, I-PER" in out
+    assert not (tmp_path / "results").exists()
+
+
+def test_data_check_exits_2_with_the_readers_message(tmp_path):
+    (tmp_path / "mine.jsonl").write_text(json.dumps({"review": "good", "stars": "positive"}) + "\n")
+    run = cli("data", "check", "--tasks", "sentiment", "--set", f"sentiment.train_file={tmp_path / 'mine.jsonl'}",
+              "--set", "sentiment.split=[0.8, 0.1, 0.1]", env={"RNNBENCH_CACHE": str(tmp_path / "cache")})
+    assert run.returncode == 2
+    assert "no label column 'label' (columns: review, stars); set sentiment.label_column" in run.stdout
+    assert "sentiment" in run.stderr

@@ -298,3 +298,41 @@ def test_smoke_cells_run_through_the_matrix(tmp_path):
     assert char["metrics"]["test/bpc"] == pytest.approx(char["metrics"]["test/loss"] / math.log(2), rel=1e-5)
     assert word["metrics"]["test/ppl"] == pytest.approx(math.exp(word["metrics"]["test/loss"]), rel=1e-5)
     assert "unigram (train counts)" in char["baselines"] and "unigram (train counts)" in word["baselines"]
+
+
+# --- the hub, offline: a data set in the local `datasets` cache (tests/conftest.py hub_cache) --------
+def text_rows(column, lines):
+    from datasets import Dataset
+    return Dataset.from_dict({column: lines})
+
+
+def test_word_lm_hub_default_is_still_wikitext_2(hub_cache):
+    lines = [" = Title = \n", " the cat sat on the mat \n", "", " the dog sat \n"]
+    hub_cache("Salesforce/wikitext", {s: text_rows("text", lines) for s in ("train", "validation", "test")},
+              config="wikitext-2-v1")
+    corpus = data_for(WordLMTask, train=TrainConfig(batch_size=2), eval_batch_size=2, source="hub").corpus
+    assert corpus.origin["val"] == "Salesforce/wikitext/wikitext-2-v1 split validation"
+    assert corpus.train.numel() == (3 + 1) + (6 + 1) + 1 + (3 + 1)  # words and an <eos> a row; an empty row: <eos>
+    assert corpus.vocab[:3] == ["=", "Title", EOS]
+
+
+def test_any_text_data_set_by_id_and_column(hub_cache):
+    hub_cache("me/stories", {"train": text_rows("story", [f"story number {i} ends" for i in range(40)])})
+    corpus = data_for(WordLMTask, train=TrainConfig(batch_size=2), eval_batch_size=1, source="hub",
+                      hub_repo="me/stories", hub_config="", text_column="story").corpus
+    # Only a train split: cut by lines, the first 90% train and the rest halved.
+    assert [corpus.origin[s] for s in ("train", "val", "test")] == [
+        "me/stories split train lines [0:36]", "me/stories split train lines [36:38]", "me/stories split train lines [38:40]"]
+    assert corpus.test.numel() == 2 * 5
+    with pytest.raises(DataError, match=r"me/stories split train: no column 'text' \(columns: story\); "
+                                        r"set word_lm.text_column"):
+        data_for(WordLMTask, source="hub", hub_repo="me/stories", hub_config="")
+
+
+def test_char_lm_from_the_hub(hub_cache):
+    text = {"train": "First Citizen:\nBefore we proceed", "validation": "All:\nSpeak.", "test": "Second:\nAy."}
+    hub_cache("karpathy/tiny_shakespeare", {s: text_rows("text", [t]) for s, t in text.items()})
+    corpus = data_for(CharLMTask, train=TrainConfig(batch_size=2), eval_batch_size=2, source="hub").corpus
+    assert corpus.train.numel() == len(text["train"]) and corpus.test.numel() == len(text["test"])
+    assert corpus.origin["test"] == "karpathy/tiny_shakespeare split test"
+    assert corpus.oov["val"] == sum(c not in text["train"] for c in text["validation"])

@@ -3,6 +3,7 @@ rewrites reported), entity-level span F1 on hand-computed cases, bad files (byte
 empty files), own files end to end, and a smoke cell end to end."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -10,13 +11,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from benchmark.config import TrainConfig
 from benchmark.launchers import run_matrix
 from benchmark.engine.cells import build_cells
 from benchmark.errors import DataError
 from benchmark.metrics import IGNORE, SpanF1, entity_spans
-from benchmark.config import TrainConfig
 from tasks.data.conll import in_scheme, load_ner, ner_data, read_conll
-from tasks.ner import NerSettings
+from tasks.ner import NerSettings, NerTask
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 needs_data = pytest.mark.skipif(not (DATA / "conll2003").exists(), reason=f"shared data not at {DATA}")
@@ -228,3 +229,51 @@ def test_smoke_cell_end_to_end(tmp_path):
     for name in ("test/f1", "test/precision", "test/recall", "test/f1_PER", "val/f1"):
         assert math.isfinite(metrics[name]) and 0 <= metrics[name] <= 1
     assert 0 < record["baselines"]["most frequent tag per word (of train)"]["f1"] < 1
+
+
+# --- the hub, offline: a data set in the local `datasets` cache (tests/conftest.py hub_cache) --------
+CONLL_NAMES = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+
+
+def conll_rows(tag_feature=None):
+    from datasets import ClassLabel, Dataset, Features, List, Value
+    tags = tag_feature or ClassLabel(names=CONLL_NAMES)
+    rows = {"id": ["0", "1", "2"], "tokens": [["John", "Smith", "in", "Paris"], [], ["Acme", "said"]],
+            "ner_tags": [[1, 2, 0, 5], [], [3, 0]]}
+    return Dataset.from_dict(rows, features=Features({"id": Value("string"), "tokens": List(Value("string")),
+                                                      "ner_tags": List(tags)}))
+
+
+def test_hub_conll_tags_are_classlabel_names(hub_cache):
+    hub_cache("eriktks/conll2003", {s: conll_rows() for s in ("train", "validation", "test")})
+    settings = NerSettings(source="hub", min_freq=1)  # revision refs/convert/parquet: offline, the cached copy
+    data = NerTask.datamodule(settings, TrainConfig(batch_size=2), 0, None)
+    assert data.tag_names == ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
+    assert data.scheme == "iob2"
+    train = data.splits["train"]
+    assert len(train) == 2  # the empty row is skipped, as a blank line would be
+    assert [data.tag_names[i] for i in train.label(0).tolist()] == ["B-PER", "I-PER", "O", "B-LOC"]
+    assert data.summary["sources"]["test"].startswith("eriktks/conll2003@refs/convert/parquet split test")
+
+
+def test_hub_string_tags_in_other_columns(hub_cache):
+    from datasets import Dataset
+    rows = Dataset.from_dict({"words": [["Anna", "Lind", "visits", "Oslo"]], "labels": [["I-PER", "I-PER", "O", "I-LOC"]]})
+    hub_cache("me/iob1-ner", {"train": rows, "dev": rows, "test": rows})
+    settings = NerSettings(source="hub", hub_repo="me/iob1-ner", hub_revision="", tokens_column="words",
+                           tags_column="labels", min_freq=1)
+    data = NerTask.datamodule(settings, TrainConfig(batch_size=2), 0, None)
+    assert data.scheme == "iob1" and data.tag_names == ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
+    with pytest.raises(DataError, match=r"me/iob1-ner split train: no column 'tokens' \(columns: words, labels\); "
+                                        r"set ner.tokens_column"):
+        NerTask.datamodule(dataclasses.replace(settings, tokens_column="tokens"), TrainConfig(), 0, None)
+
+
+def test_hub_integer_tags_without_names_need_tag_names(hub_cache):
+    from datasets import Value
+    hub_cache("me/plain-ids", {s: conll_rows(Value("int64")) for s in ("train", "validation", "test")})
+    settings = NerSettings(source="hub", hub_repo="me/plain-ids", hub_revision="", min_freq=1)
+    with pytest.raises(DataError, match=r"me/plain-ids:train:1: tags are integers without names.*set ner.tag_names"):
+        NerTask.datamodule(settings, TrainConfig(), 0, None)
+    data = NerTask.datamodule(dataclasses.replace(settings, tag_names=tuple(CONLL_NAMES)), TrainConfig(), 0, None)
+    assert "B-PER" in data.tag_names

@@ -36,6 +36,7 @@ class CellRecord(TypedDict, total=False):
     # --- what it measured (ok) -----------------------------------------------------------
     metrics: dict            # "val/..." and "test/..." -> float
     baselines: dict          # baseline or reference name -> {metric: value}
+    data: dict               # what the readers found, where they say: sources per split, classes, label_map
     params: int              # trainable parameters of the whole module
     encoder_params: int      # parameters of the recurrent encoder alone
     grad_norm: float         # global gradient norm at the last logged step, before clipping

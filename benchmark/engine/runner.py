@@ -140,6 +140,9 @@ def _train(cell: Cell, out_dir, data_dir, loggers, callbacks, devices, record: C
     record.update({
         "metrics": metrics,
         "baselines": module.baselines(data),
+        # The reader's summary (which file or hub split each split came from, the label -> id
+        # mapping): a string label's id depends on the other labels, so the record must say it.
+        **({"data": data.summary} if getattr(data, "summary", None) else {}),
         "params": sum(p.numel() for p in module.parameters() if p.requires_grad),
         "encoder_params": sum(p.numel() for p in module.encoder.parameters()),
         "grad_norm": measured.get("grad_norm"),

@@ -131,21 +131,23 @@ def hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
-def load_hub(repo: str, config: str | None, task: str, local_hint: str):
-    """`datasets.load_dataset(repo, config)`, or DataUnavailable at once when offline.
+def load_hub(repo: str, config: str | None, task: str, local_hint: str, revision: str | None = None):
+    """`datasets.load_dataset(repo, config, revision=revision)`, or DataUnavailable at once when offline.
 
-    A dataset already in the local `datasets` cache still loads offline."""
+    A dataset already in the local `datasets` cache still loads offline (whatever the revision:
+    offline, `datasets` serves the latest cached copy of the repository and config)."""
     import datasets  # seconds to import, and only hub sources need it: imported when one is asked for
 
+    config, revision = config or None, revision or None  # "" in a settings file means "none"
     if not hub_reachable():
         try:
             with _offline(datasets):
-                return datasets.load_dataset(repo, config)
+                return datasets.load_dataset(repo, config, revision=revision)
         except Exception:  # noqa: BLE001 - not cached either: say what to do instead
             raise DataUnavailable(f"{task}: the hub ({HUB_HOST}) is unreachable and {repo} is not cached; "
                                   f"use local files instead: {local_hint}") from None
     try:
-        return datasets.load_dataset(repo, config)
+        return datasets.load_dataset(repo, config, revision=revision)
     except Exception as e:  # noqa: BLE001
         raise DataUnavailable(f"{task}: loading {repo} from the hub failed ({type(e).__name__}: {e}); "
                               f"use local files instead: {local_hint}") from None

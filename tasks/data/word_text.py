@@ -3,18 +3,21 @@
 Each line is a sentence; `<eos>` closes it, and the vocabulary is the training split's
 (PTB: 929,589 / 73,760 / 82,430 tokens with `<eos>`, 10,000 words). Sources: `local`, a
 folder under the data directory with train/valid/test text files (PTB's names by default;
-WikiText-2's wiki.{train,valid,test}.tokens work the same), or `hub`, WikiText-2 from
-`Salesforce/wikitext` (config wikitext-2-v1).
+WikiText-2's wiki.{train,valid,test}.tokens work the same), or `hub`, any text data set:
+`hub_repo` / `hub_config` / `hub_revision` (WikiText-2 from `Salesforce/wikitext`, config
+wikitext-2-v1, by default) and its `text_column`, a row a line. A data set with only a train
+split is cut by lines: the first HUB_TRAIN_FRACTION train, the rest halved (val, test).
 """
 from __future__ import annotations
 
 import functools
 
+from tasks.data import hub
 from tasks.data.corpus import SPLITS, Corpus, LanguageModelData, build_corpus, word_tokens
-from tasks.data.sources import cached, load_hub, local_file, read_text
+from tasks.data.sources import cached, local_file, read_text
 
 TASK = "word_lm"  # names the task in messages about missing files
-HUB_SPLITS = {"train": "train", "val": "validation", "test": "test"}
+HUB_TRAIN_FRACTION = 0.9  # a hub data set with a train split alone: its first 90% of lines train
 
 
 def load_local_words(paths: dict) -> Corpus:
@@ -22,31 +25,41 @@ def load_local_words(paths: dict) -> Corpus:
     return build_corpus(splits, {name: str(p) for name, p in paths.items()})
 
 
-def load_hub_words(repo: str, config: str, hint: str) -> Corpus:
-    data = load_hub(repo, config, TASK, hint)
-    splits, origin = {}, {}
-    for name, hub_name in HUB_SPLITS.items():
-        origin[name] = f"{repo}/{config} split {hub_name}"
-        lines = (row.rstrip("\n") for row in data[hub_name]["text"])
-        splits[name] = word_tokens("\n".join(lines), origin[name])
-    return build_corpus(splits, origin)
+def load_hub_words(settings, hint: str) -> Corpus:
+    """settings: word_lm's (hub_repo, hub_config, hub_revision, text_column)."""
+    name = hub.hub_name(settings.hub_repo, settings.hub_config, settings.hub_revision)
+    texts, origin = hub.split_texts(hub.load(settings, TASK, hint), settings.text_column, name,
+                                    "word_lm.text_column")
+    if texts["val"] is None or texts["test"] is None:
+        texts, origin = cut_lines(texts["train"], origin["train"])
+    return build_corpus({split: word_tokens(texts[split], origin[split]) for split in SPLITS}, origin)
+
+
+def cut_lines(text: str, where: str) -> tuple[dict, dict]:
+    lines = text.split("\n")
+    cut = int(len(lines) * HUB_TRAIN_FRACTION)
+    half = cut + (len(lines) - cut) // 2
+    spans = {"train": (0, cut), "val": (cut, half), "test": (half, len(lines))}
+    return ({split: "\n".join(lines[a:b]) for split, (a, b) in spans.items()},
+            {split: f"{where} lines [{a}:{b}]" for split, (a, b) in spans.items()})
 
 
 def word_lm_data(settings, train, data_dir) -> LanguageModelData:
-    """settings: word_lm's (source, folder, files, hub_repo, hub_config, bptt, eval_batch_size,
+    """settings: word_lm's (source, folder, files, hub_*, text_column, bptt, eval_batch_size,
     max_train_tokens); train: batch_size. The corpus is read (or taken from the cache) at `setup`."""
     # A partial over a module-level function, not a closure: multi-device training pickles the data module.
-    load = functools.partial(_cached_words, settings.source, data_dir, settings.folder, tuple(settings.files),
-                             settings.hub_repo, settings.hub_config)
+    load = functools.partial(_cached_words, settings, data_dir)
     return LanguageModelData(load, train.batch_size, settings.eval_batch_size, settings.bptt,
                              settings.max_train_tokens)
 
 
-def _cached_words(source: str, data_dir, folder: str, files: tuple, hub_repo: str, hub_config: str) -> Corpus:
-    if source == "hub":
+def _cached_words(settings, data_dir) -> Corpus:
+    folder = settings.folder
+    if settings.source == "hub":
         hint = (f"put train/valid/test text files in DIR/{folder}/, set word_lm.files, "
                 f"and run with word_lm.source=local --data-dir DIR")
-        return cached("word_lm-hub", [], {"repo": hub_repo, "config": hub_config},
-                      lambda: load_hub_words(hub_repo, hub_config, hint))
-    paths = {name: local_file(data_dir, f"{folder}/{file}", TASK) for name, file in zip(SPLITS, files)}
+        key = {"repo": settings.hub_repo, "config": settings.hub_config, "revision": settings.hub_revision,
+               "text_column": settings.text_column}
+        return cached("word_lm-hub", [], key, lambda: load_hub_words(settings, hint))
+    paths = {name: local_file(data_dir, f"{folder}/{file}", TASK) for name, file in zip(SPLITS, settings.files)}
     return cached("word_lm", list(paths.values()), {"eos": True}, lambda: load_local_words(paths))
