@@ -49,13 +49,34 @@ class Cell:
     @property
     def group(self) -> str:
         """Hash of everything but the seed: cells of one group are averaged in tables."""
-        cfg = self.config()
-        cfg.pop("seed")
-        return hashlib.sha1(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:10]
+        return _hash(self.config())
 
     @property
     def key(self) -> str:
         return f"{self.name}/{self.group}"
+
+
+def _hash(cfg: dict) -> str:
+    cfg = {k: v for k, v in cfg.items() if k != "seed"}
+    return hashlib.sha1(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def current_group(cfg: dict) -> str | None:
+    """The group a record's config (Cell.config()) has under this version's settings: a setting
+    added since the record was written takes its default, the value the record trained with.
+    So a finished run still counts as the same protocol after new settings appear (None: the
+    record's task is not registered here)."""
+    task = all_tasks().get(cfg.get("task"))
+    if task is None:
+        return None
+    upgraded = dict(cfg)
+    for section, cls in (("model", ModelConfig), ("train", TrainConfig), ("settings", task.Settings)):
+        upgraded[section] = {**_defaults(cls), **cfg.get(section, {})}
+    return _hash(json.loads(json.dumps(upgraded)))  # tuples as lists, as a record read back holds them
+
+
+def _defaults(cls) -> dict:
+    return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
 
 
 def na_reason(task_cls, model: ModelConfig) -> str | None:

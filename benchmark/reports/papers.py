@@ -46,15 +46,23 @@ def cells_for(refs, seeds: int) -> dict:
             for i, r in enumerate(refs)}
 
 
+def finished(store: ResultsStore) -> dict:
+    """(cell name, group) -> its ok record, the group as this version computes it, so runs made
+    before a setting was added still count (engine.cells.current_group)."""
+    from benchmark.engine.cells import current_group
+    return {(r["cell"], current_group(r["config"])): r for r in store.current()
+            if r["status"] == "ok" and r.get("config")}
+
+
 def plan(refs, cells: dict, selected: set, store: ResultsStore, stream=None) -> list:
     """Print what will run and return the unique cells to run (those of `selected` rows)."""
     stream = stream or sys.stdout
-    latest = store.latest()
+    done = finished(store)
     todo, seen = [], set()
     print(f"reproduce papers: {len(refs)} rows; {len(selected)} selected to run", file=stream)
     for i, ref in enumerate(refs):
         group = cells[i]
-        left = [c for c in group if store.todo(c.key, latest, True)]
+        left = [c for c in group if (c.name, c.group) not in done]
         state = ("selected" if i in selected else "not selected")
         print(f"  {ref.preset:<15} {ref.task:<8} {ref.model:<5} {ref.metric:<9} {len(group) - len(left)}/{len(group)} "
               f"seeds done, {group[0].train.max_steps} steps each ({state})", file=stream)
@@ -86,11 +94,10 @@ def verdict(ref, summary: dict, baseline: float | None) -> tuple[str, str]:
 
 
 def table(refs, cells: dict, store: ResultsStore) -> list[dict]:
-    records = store.current()
-    by_key = {r["key"]: r for r in records}
+    runs = finished(store)
     rows = []
     for i, ref in enumerate(refs):
-        done = [by_key[c.key] for c in cells[i] if c.key in by_key and by_key[c.key]["status"] == "ok"]
+        done = [runs[(c.name, c.group)] for c in cells[i] if (c.name, c.group) in runs]
         values = [r["metrics"].get(ref.metric) for r in done]
         summary = stats.summary(values)
         baseline = None

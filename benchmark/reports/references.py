@@ -138,16 +138,19 @@ def differences(ref: Reference, cfg: dict, limit: int = 4) -> list[str]:
     return out[:limit] + (["..."] if len(out) > limit else [])
 
 
-def beside(cfg: dict, group: str) -> list[dict]:
-    """The references that may appear beside a run with resolved config `cfg` and group hash
-    `group`: [{"name", "paper", "model", "metric", "value", "split", "protocol", "note"}]."""
-    rows = []
+def beside(cfg: dict) -> list[dict]:
+    """The references that may appear beside a run with resolved config `cfg` (a record's):
+    [{"name", "paper", "model", "metric", "value", "split", "protocol", "note"}]."""
+    rows, group = [], None
     variant = cfg.get("model", {}).get("variant")
     for ref in load():
         # A preset's number is one model's: beside that model's runs only.
         if not same_data(ref, cfg) or (ref.preset is not None and ref.model != variant):
             continue
         cell = protocol_cell(ref)
+        if cell is not None and group is None:
+            from benchmark.engine.cells import current_group  # a record of an older version counts too
+            group = current_group(cfg)
         same = cell is not None and cell.group == group
         if same:
             note = f"{SAME} ({ref.preset})"

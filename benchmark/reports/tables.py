@@ -48,7 +48,7 @@ def _row(records: list[CellRecord]) -> dict:
         "wall_s": _mean(r.get("wall_s") for r in ok),
         "baselines": ok[0].get("baselines", {}) if ok else {},
         "device": ok[0].get("device") if ok else None,
-        "references": references.beside(first["config"], first["group"]) if first.get("config") else [],
+        "references": references.beside(first["config"]) if first.get("config") else [],
     }
     if status in ("n/a", "skipped"):
         row["reason"] = first.get("reason")
