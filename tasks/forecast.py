@@ -40,7 +40,11 @@ WINDOW_EPS = 1e-5                           # RevIN's: a flat window's std is sq
 
 @dataclass(frozen=True)
 class ForecastSettings:
+    source: str = "local"           # local (file) or hub: a CSV data set on the hub, its train split the series
     file: str = "ett/ETTh1.csv"     # relative to the data dir (or absolute)
+    hub_repo: str = ""              # source hub: the data set's id, e.g. owner/sales
+    hub_config: str = ""
+    hub_revision: str = ""
     time_column: str = "date"
     feature_columns: tuple = ()     # () = every column but the time column
     target: str = "OT"              # the forecast column for features MS and S
@@ -56,6 +60,10 @@ class ForecastSettings:
     season: int = 24                # period of the seasonal-naive baseline, in rows
 
     def __post_init__(self):
+        if self.source not in ("local", "hub"):
+            raise ConfigError(f"bad forecast.source {self.source!r}: expected local or hub")
+        if self.source == "hub" and not self.hub_repo:
+            raise ConfigError("forecast.source hub needs forecast.hub_repo (a data set id, e.g. owner/sales)")
         if self.features not in FEATURE_MODES:
             raise ConfigError(f"bad forecast.features {self.features!r}: expected one of {', '.join(FEATURE_MODES)}")
         for name, allowed in (("fill", FILLS), ("normalise", NORMALISE)):

@@ -297,3 +297,21 @@ def test_smoke_cell_end_to_end_beats_persistence(tmp_path):
     persistence = record["baselines"]["persistence (repeat last value)"]
     assert metrics["test/mse"] < persistence["mse"]
     assert set(persistence) == {"mse", "mae", "mse_raw", "mae_raw"}
+
+
+# --- the hub, offline: a CSV-like data set in the local `datasets` cache (tests/conftest.py hub_cache) ---
+def test_a_hub_csv_is_read_split_and_checked_as_a_local_file(hub_cache, tmp_path):
+    from datasets import Dataset
+
+    rows = 300
+    t = torch.arange(rows, dtype=torch.float64)
+    table = Dataset.from_dict({"day": [f"d{i}" for i in range(rows)], "visits": (t / 7).sin().tolist(),
+                               "sales": (t / 5).cos().tolist()})
+    hub_cache("me/sales", {"train": table})
+    settings = ForecastSettings(source="hub", hub_repo="me/sales", time_column="day", target="sales",
+                                lookback=24, horizon=6, season=7)
+    loaded = load_series(settings, None)
+    assert loaded["names"] == ["visits", "sales"]
+    assert loaded["rows"] == (210, 30, 60)  # no ETT file: split by fractions 0.7 / 0.1 / 0.2
+    with pytest.raises(ConfigError, match="forecast.hub_repo"):
+        ForecastSettings(source="hub")

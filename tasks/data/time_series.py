@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import math
 import re
 from pathlib import Path
@@ -25,7 +26,8 @@ from torch.utils.data import Dataset
 from benchmark.errors import DataError
 from tasks.data.loader import loader, replica
 from tasks.data.sequences import eval_indices
-from tasks.data.sources import cached, local_file, note, read_text
+from tasks.data.hub import hub_name, pick_splits
+from tasks.data.sources import cache_root, cached, load_hub, local_file, note, read_text
 
 
 MISSING = {"", "na", "n/a", "nan", "-nan", "null", "none", "#n/a", "<na>"}  # as pandas reads them, lowercased
@@ -136,9 +138,12 @@ def split_rows(path: Path, rows: int, settings) -> tuple[tuple[int, int, int], s
 def load_series(settings, data_dir) -> dict:
     """Normalised series, the rows of each split, the train-rows statistics and notes about
     the data; cached, keyed by the file and the settings (a dataclass: forecast's)."""
-    path = Path(settings.file).expanduser()
-    if not (path.is_absolute() and path.exists()):
-        path = local_file(data_dir, settings.file, "forecast")
+    if settings.source == "hub":
+        path = hub_csv(settings)
+    else:
+        path = Path(settings.file).expanduser()
+        if not (path.is_absolute() and path.exists()):
+            path = local_file(data_dir, settings.file, "forecast")
 
     def build():
         series = read_series(path, settings.time_column, settings.feature_columns)
@@ -159,6 +164,23 @@ def load_series(settings, data_dir) -> dict:
     # horizon and season pick windows, normalise is the model's: none of them shape the series.
     return cached("forecast", [path], {k: v for k, v in dataclasses.asdict(settings).items()
                                        if k not in ("horizon", "season", "normalise")}, build)
+
+
+def hub_csv(settings) -> Path:
+    """A hub data set's train split (any CSV-like table: one row per time step) written once as a
+    CSV under the cache, so it is read, checked and split exactly as a local file is."""
+    where = hub_name(settings.hub_repo, settings.hub_config, settings.hub_revision)
+    ds = load_hub(settings.hub_repo, settings.hub_config, "forecast", "forecast.file=PATH.csv",
+                  settings.hub_revision)
+    split = ds[pick_splits(ds, where)["train"]]
+    key = hashlib.sha1(f"{where}:{split._fingerprint}".encode()).hexdigest()[:16]
+    path = cache_root() / f"forecast-hub-{key}.csv"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".part")
+        split.to_csv(str(partial), index=False)
+        partial.replace(path)  # atomic: a concurrent cell never reads half a file
+    return path
 
 
 class Windows(Dataset):
