@@ -122,8 +122,9 @@ def _baseline_rows(rows, metrics) -> list[list[str]]:
     refs = {}
     for row in rows:
         for ref in row.get("references", []):
-            if ref["name"] not in refs or ref["protocol"] == references.SAME:
-                refs[ref["name"]] = ref
+            key = (ref["name"], ref["metric"])  # one paper's model may publish val and test
+            if key not in refs or ref["protocol"] == references.SAME:
+                refs[key] = ref
     for ref in refs.values():
         cells = [_fmt(ref["value"]) if m == ref["metric"] else "" for m in metrics]
         out.append([ref["name"], "", "", *cells, "", "", "", f"published ({ref['split']}); {ref['note']}"])
