@@ -374,10 +374,11 @@ USE_RULE = (f"three checks, each decided by a paired interval over seeds: RNN co
 
 def task_results(out_dir) -> dict[str, dict[str, float]]:
     """{task: {model: test accuracy-like metric}} from the other results stores in out_dir: a matrix
-    run there, not the cells the measurements trained for themselves (memory span, gradient flow)."""
+    run there, not the cells the measurements trained for themselves (memory span, gradient flow)
+    nor those of a papers' reproduction (`reproduce papers`: other protocols, one model a row)."""
     out = {}
     for path in Path(out_dir).rglob("results.jsonl"):
-        if set(path.relative_to(out_dir).parts) & set(MEASUREMENTS.values()):
+        if set(path.relative_to(out_dir).parts) & set(MEASUREMENTS.values()) or (path.parent / "papers.json").exists():
             continue
         for r in ResultsStore(path.parent).latest().values():
             acc = {k: v for k, v in (r.get("metrics") or {}).items() if k.startswith("test/") and "acc" in k}

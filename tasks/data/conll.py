@@ -118,7 +118,8 @@ def encode_splits(raw: dict[str, TaggedSentences], settings) -> dict:
     """settings: ner's (max_train_examples, scheme, min_freq, train_file)."""
     if settings.scheme == "auto":  # from the whole training file: a subset must not change it
         scheme = detect_scheme(raw["train"])
-        why = (f"{raw['train'].path.name} is {scheme.upper()} (ner.scheme=auto), and every split is read in "
+        source = raw["train"].path  # a file (Path), or a hub split named by a string
+        why = (f"{getattr(source, 'name', source)} is {scheme.upper()} (ner.scheme=auto), and every split is read in "
                f"the training file's scheme")
     else:
         scheme = settings.scheme
