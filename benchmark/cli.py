@@ -117,10 +117,7 @@ def _data_parser(sub) -> None:
 def cmd_data_check(args) -> int:
     import tasks
 
-    if not (args.all or args.tasks):
-        raise ConfigError("say which tasks: --all or --tasks a,b (see `python -m benchmark list`)")
-    if args.data_dir and not os.path.isdir(args.data_dir):
-        raise ConfigError(f"--data-dir {args.data_dir} is not a folder")
+    _check_tasks_and_data_dir(args)
     names = None if args.all else config.split_names(args.tasks, tasks.task_names(), "task")
     overrides = config.parse_set(args.set)  # checked before torch loads
     from benchmark.engine.data_check import check
@@ -236,14 +233,22 @@ def cmd_list(args) -> int:
     return 0
 
 
+def _check_tasks_and_data_dir(args) -> None:
+    if not (args.all or args.tasks):
+        raise ConfigError("say which tasks: --all or --tasks a,b (see `python -m benchmark list`)")
+    _check_data_dir(args)
+
+
+def _check_data_dir(args) -> None:
+    if args.data_dir and not os.path.isdir(args.data_dir):
+        raise ConfigError(f"--data-dir {args.data_dir} is not a folder")
+
+
 def build_cells(args) -> list:
     """The cells `--all`/`--tasks`, `--models`, `--backend`, `--seeds`, `--profile` and `--set` select."""
     from benchmark.engine import cells
 
-    if not (args.all or args.tasks):
-        raise ConfigError("say which tasks: --all or --tasks a,b (see `python -m benchmark list`)")
-    if args.data_dir and not os.path.isdir(args.data_dir):
-        raise ConfigError(f"--data-dir {args.data_dir} is not a folder")
+    _check_tasks_and_data_dir(args)
     return cells.build_cells(None if args.all else [args.tasks], [args.models] if args.models else None,
                              [args.backend], getattr(args, "seeds", 1), args.profile, config.parse_set(args.set))
 
@@ -393,8 +398,7 @@ def cmd_reproduce_papers(args) -> int:
                           "--set would change it. Run other settings with `run --profile PRESET --set ...`")
     task_names = config.split_names(args.tasks, tasks.task_names(), "task") if args.tasks else None
     models = config.split_names(args.models, config.VARIANTS, "model") if args.models else None
-    if args.data_dir and not os.path.isdir(args.data_dir):
-        raise ConfigError(f"--data-dir {args.data_dir} is not a folder")
+    _check_data_dir(args)
     from benchmark.engine.environment import threads_for, use_threads
     from benchmark.reports.papers import reproduce
 

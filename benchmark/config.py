@@ -232,13 +232,20 @@ def deep_merge(base: dict, over: dict) -> dict:
 def parse_set(pairs) -> dict:
     """`--set train.lr=0.01 --set copy.delay=50` -> {'train': {'lr': 0.01}, 'copy': {'delay': 50}}.
     Values are read as YAML (numbers, booleans, lists); sections are checked by `split_overrides`."""
-    out: dict = {}
+    flat = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
-        head, _, rest = key.partition(".")
-        if not sep or not rest:
+        if not sep or not key.partition(".")[2]:
             raise ConfigError(f"bad --set {pair!r}: expected SECTION.KEY=VALUE, e.g. train.lr=0.01 or copy.delay=50")
-        _nest(out, [head, *rest.split(".")], yaml.safe_load(raw))
+        flat[key] = yaml.safe_load(raw)
+    return nest(flat)
+
+
+def nest(flat: dict) -> dict:
+    """{'train.lr': 0.01, 'copy.delay': 50} -> {'train': {'lr': 0.01}, 'copy': {'delay': 50}}."""
+    out: dict = {}
+    for key, value in flat.items():
+        _nest(out, key.split("."), value)
     return out
 
 

@@ -72,7 +72,7 @@ def current_group(cfg: dict) -> str | None:
     upgraded = dict(cfg)
     for section, cls in (("model", ModelConfig), ("train", TrainConfig), ("settings", task.Settings)):
         upgraded[section] = {**_defaults(cls), **cfg.get(section, {})}
-    return _hash(json.loads(json.dumps(upgraded)))  # tuples as lists, as a record read back holds them
+    return _hash(upgraded)  # json.dumps writes a tuple as a list: the hash of a record read back
 
 
 def _defaults(cls) -> dict:

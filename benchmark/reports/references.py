@@ -44,11 +44,7 @@ class Reference:
 
     def overrides(self) -> dict:
         """The `settings` as build_cells' overrides ({"model": {...}, "<task>": {...}})."""
-        return config.parse_set([f"{k}={_yaml(v)}" for k, v in self.settings.items()])
-
-
-def _yaml(value) -> str:
-    return json.dumps(value)  # JSON is YAML: lists and strings survive parse_set's reading
+        return config.nest(self.settings)
 
 
 def path():

@@ -26,8 +26,8 @@ from torch.utils.data import Dataset
 from benchmark.errors import DataError
 from tasks.data.loader import loader, replica
 from tasks.data.sequences import eval_indices
-from tasks.data.hub import hub_name, pick_splits
-from tasks.data.sources import cache_root, cached, load_hub, local_file, note, read_text
+from tasks.data import hub
+from tasks.data.sources import cache_root, cached, local_file, note, read_text
 
 
 MISSING = {"", "na", "n/a", "nan", "-nan", "null", "none", "#n/a", "<na>"}  # as pandas reads them, lowercased
@@ -169,10 +169,9 @@ def load_series(settings, data_dir) -> dict:
 def hub_csv(settings) -> Path:
     """A hub data set's train split (any CSV-like table: one row per time step) written once as a
     CSV under the cache, so it is read, checked and split exactly as a local file is."""
-    where = hub_name(settings.hub_repo, settings.hub_config, settings.hub_revision)
-    ds = load_hub(settings.hub_repo, settings.hub_config, "forecast", "forecast.file=PATH.csv",
-                  settings.hub_revision)
-    split = ds[pick_splits(ds, where)["train"]]
+    where = hub.hub_name(settings.hub_repo, settings.hub_config, settings.hub_revision)
+    ds = hub.load(settings, "forecast", "forecast.file=PATH.csv")
+    split = ds[hub.pick_splits(ds, where)["train"]]
     key = hashlib.sha1(f"{where}:{split._fingerprint}".encode()).hexdigest()[:16]
     path = cache_root() / f"forecast-hub-{key}.csv"
     if not path.exists():
