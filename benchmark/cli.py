@@ -61,9 +61,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
 
 
+def _program() -> str:
+    """How the user called us: `rnnbench` (the console script) or `python -m benchmark`."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return "rnnbench" if name == "rnnbench" else "python -m benchmark"
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m benchmark",
-                                description="Benchmark vanilla RNN, LSTM and GRU across tasks, with measurements.")
+    p = _Parser(prog=_program(), description="Benchmark vanilla RNN, LSTM and GRU across tasks, with measurements.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     sub.add_parser("list", help="tasks, model variants, backends and profiles").set_defaults(func=cmd_list)
@@ -89,7 +94,9 @@ def _parser() -> argparse.ArgumentParser:
 
     table = sub.add_parser("table", help="comparison tables from a results folder")
     table.add_argument("dir", help="results folder written by `run`")
-    table.add_argument("--format", default="md", choices=("md", "csv", "latex", "json"))
+    table.add_argument("--format", default="md", choices=("md", "csv", "latex", "html", "json"),
+                       help="md (default), csv (every row and baseline, raw values), latex, html, or json "
+                            "(one object per group)")
     table.set_defaults(func=cmd_table)
     _bench_parser(sub)
     _measurement_parsers(sub)
@@ -280,8 +287,8 @@ def _report_run(out, summary) -> int:
     print()
     print(render(summarise(records), "md"))
     print(f"results: {out}/results.jsonl ({summary.ran} cells run, {summary.skipped} already done or n/a)")
-    print(time_breakdown(records))
-    busy = [r["cell"] for r in records if r.get("contended")]
+    print(time_breakdown(summary.records))  # this run's cells, not earlier runs' in the same folder
+    busy = [r["cell"] for r in summary.records if r.get("contended")]
     if busy:
         print(f"warning: {len(busy)} cell(s) trained while other work took their CPU time (marked '(busy)' in "
               f"the tables); their tokens/s are not this machine's: {', '.join(busy[:5])}"

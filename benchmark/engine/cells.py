@@ -66,13 +66,20 @@ def current_group(cfg: dict) -> str | None:
     added since the record was written takes its default, the value the record trained with.
     So a finished run still counts as the same protocol after new settings appear (None: the
     record's task is not registered here)."""
+    upgraded = current_config(cfg)
+    return None if upgraded is None else _hash(upgraded)  # json.dumps writes a tuple as a list: the hash of a record read back
+
+
+def current_config(cfg: dict) -> dict | None:
+    """A record's config with every setting this version has: those added since it was written
+    take their defaults (None: the record's task is not registered here)."""
     task = all_tasks().get(cfg.get("task"))
     if task is None:
         return None
     upgraded = dict(cfg)
     for section, cls in (("model", ModelConfig), ("train", TrainConfig), ("settings", task.Settings)):
         upgraded[section] = {**_defaults(cls), **cfg.get(section, {})}
-    return _hash(upgraded)  # json.dumps writes a tuple as a list: the hash of a record read back
+    return upgraded
 
 
 def _defaults(cls) -> dict:

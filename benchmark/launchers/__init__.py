@@ -28,6 +28,7 @@ class Summary:
     skipped: int = 0
     failed: list = field(default_factory=list)
     skipped_cells: list = field(default_factory=list)
+    records: list = field(default_factory=list)  # this run's records, as stored: what its time totals count
     tracking: tracking.Tracking = field(default_factory=tracking.Tracking)  # how cells logged to W&B
 
 
@@ -57,6 +58,7 @@ def run_matrix(cells: list[Cell], out_dir, data_dir=None, retry_failed=False, st
             if record["status"] != LOST:
                 store.append(record)
                 summary.ran += 1
+                summary.records.append(record)
             progress.finish(record["cell"], record, took=record.get("wall_s"))
             if record["status"] in (FAILED, LOST):
                 summary.failed.append(record)

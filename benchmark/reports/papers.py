@@ -17,17 +17,18 @@ value, widened by the same 5%.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pandas as pd
+
 from benchmark.engine.environment import versions
 from benchmark.engine.store import ResultsStore
 from benchmark.measurements import stats
 from benchmark.reports import references
+from benchmark.reports.render import Table, render
 
 REL_TOLERANCE = 0.05   # the interval widened by 5% of its bounds
 BASELINE_TOLERANCE = 0.01
@@ -117,33 +118,23 @@ def table(refs, cells: dict, store: ResultsStore) -> list[dict]:
     return rows
 
 
-def _num(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, list):
-        return f"[{_num(v[0])}, {_num(v[1])}]"
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
+def frame(rows: list[dict]) -> Table:
+    """The people's table: published beside ours, the interval, the verdict (CSV: every column)."""
+    shown = ["paper", "task", "model", "metric (split)", "published", "ours (mean)", "95% CI", "seeds", "rel. diff",
+             "verdict"]
+    data = pd.DataFrame([{**{c: r.get(c) for c in COLUMNS}, "metric (split)": f"{r['metric']} ({r['split']})",
+                          "ours (mean)": r["ours"], "95% CI": r["ci95"],
+                          "rel. diff": f"{r['rel_diff']:+.1%}" if r["rel_diff"] is not None else ""}
+                         for r in rows], dtype=object)
+    return Table(data, show=shown, classes=[r["verdict"].replace(" ", "-") for r in rows])
 
 
 def markdown(rows: list[dict]) -> str:
-    head = ["paper", "task", "model", "metric (split)", "published", "ours (mean)", "95% CI", "seeds",
-            "rel. diff", "verdict"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        rel = f"{r['rel_diff']:+.1%}" if r["rel_diff"] is not None else ""
-        lines.append("| " + " | ".join([r["paper"], r["task"], r["model"], f"{r['metric']} ({r['split']})",
-                                        _num(r["published"]), _num(r["ours"]), _num(r["ci95"]), str(r["seeds"]),
-                                        rel, r["verdict"]]) + " |")
-    return "\n".join(lines) + "\n"
+    return render([frame(rows)], "md")
 
 
 def to_csv(rows: list[dict]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(COLUMNS)
-    for r in rows:
-        writer.writerow([_num(r[c]) if c in ("ci95",) else r[c] for c in COLUMNS])
-    return out.getvalue()
+    return render([Table(pd.DataFrame([{c: r[c] for c in COLUMNS} for r in rows], columns=list(COLUMNS)))], "csv")
 
 
 def write(out: Path, rows: list[dict], presets) -> None:

@@ -19,15 +19,16 @@ row `aspect`, `verdict`, `rule`, `evidence` and `values`: {family: {measure: {me
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from pathlib import Path
 
+import pandas as pd
+
 from benchmark.engine.store import ResultsStore
 from benchmark.measurements import MEASUREMENTS, measure, stats
 from benchmark.reports import plots
+from benchmark.reports.render import Table, render as render_tables
 from benchmark.reports.run_note import write_run_note
 
 SCHEMA_VERSION = 2
@@ -460,32 +461,20 @@ def _finite(x):
     return x
 
 
+def frame(rows: list[dict], title: str = "", meta: dict | None = None) -> Table:
+    counts = {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
+    notes = ["Verdicts: " + ", ".join(f"{n} {v}" for v, n in counts.items()) + ".",
+             "Values: mean [95% t-interval] over seeds; comparisons pair seed i of one family with seed i of the other."]
+    caveat = (meta or {}).get("caveat")
+    return Table(pd.DataFrame([{c: r.get(c) for c in COLUMNS} for r in rows], columns=list(COLUMNS), dtype=object),
+                 title=title, notes=[caveat, *notes] if caveat else notes,  # the caveat first: it qualifies every row
+                 classes=[r["verdict"] for r in rows], column_format="l" + "p{3cm}" * (len(COLUMNS) - 1))
+
+
 def render(rows: list[dict], fmt: str, title: str = "", meta: dict | None = None) -> str:
     if fmt == "json":
         return json.dumps(document(rows, title, meta), indent=2)
-    if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-        return buf.getvalue()
-    if fmt == "md":
-        lines = [f"### {title}", ""] if title else []
-        lines += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-        lines += ["| " + " | ".join(str(r[c]).replace("|", "/") for c in COLUMNS) + " |" for r in rows]
-        counts = {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
-        lines += ["", "Verdicts: " + ", ".join(f"{n} {v}" for v, n in counts.items()) + ".",
-                  "Values: mean [95% t-interval] over seeds; comparisons pair seed i of one family with seed i "
-                  "of the other."]
-        if meta and meta.get("caveat"):
-            lines += ["", meta["caveat"]]
-        return "\n".join(lines) + "\n"
-    esc = lambda s: (str(s).replace("\\", "/").replace("_", r"\_").replace("%", r"\%").replace("&", r"\&")  # noqa: E731
-                     .replace("^", r"\^{}").replace("#", r"\#").replace("<", "$<$").replace(">", "$>$"))
-    lines = [f"% {esc(title)}", r"\begin{tabular}{l" + "p{3cm}" * (len(COLUMNS) - 1) + "}", r"\toprule",
-             " & ".join(esc(c) for c in COLUMNS) + r" \\", r"\midrule"]
-    lines += [" & ".join(esc(r[c]) for c in COLUMNS) + r" \\" for r in rows]
-    return "\n".join(lines + [r"\bottomrule", r"\end{tabular}", ""])
+    return render_tables([frame(rows, title, meta)], fmt)
 
 
 def write(rows: list[dict], out_dir, title: str, meta: dict | None = None) -> list[Path]:

@@ -1,32 +1,64 @@
-"""Comparison tables from a results store: one per task, mean ± std over seeds.
+"""Comparison tables from a results store: one per task and settings, mean ± std over seeds.
 
-Formats: Markdown (md), CSV, LaTeX and JSON. Baselines a task reports, and published numbers
-on the same data (by the rule of reports/references.py: same protocol, or context with the
-difference named), are rows beside the models, under the same metric columns.
+Formats: Markdown (md), CSV, LaTeX, HTML and JSON, all through reports/render.py.
+
+- Rows: one per (task, model, backend, settings) group, seeds aggregated; models in the
+  order rnn, lstm, gru, birnn, bilstm, bigru. Variants that do not apply (n/a) are one note.
+- Runs do not mix: cells of one task trained with different task or train settings (copy at
+  delay 10 and at delay 40 in one folder) form separate sections, each titled by the settings
+  that differ and shown beside its own baselines. Model settings that differ within a section
+  (hidden 64 vs 256) are a "settings" column.
+- The main table holds the test metrics; validation and per-type metrics (NER's f1_LOC, ...)
+  are a detail table below it. The best value of each metric among the models is bold.
+- Baselines a task reports, and published numbers on the same data (by the rule of
+  reports/references.py: same protocol, or context with the difference named), are rows beside
+  the models, under the same metric columns, in every format (CSV's `kind` says which).
+- `--format json` keeps its keys (one object per group, as `summarise` returns); `section`
+  and `differs` name a row's distinguishing settings.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import statistics
 from collections import defaultdict
 
+import pandas as pd
+
+from benchmark.config import BACKENDS, VARIANTS
+from benchmark.engine.cells import current_config, current_group
 from benchmark.engine.records import CellRecord
 from benchmark.reports import references
+from benchmark.reports.render import Table, render as render_tables
 
-FORMATS = ("md", "csv", "latex", "json")
+FORMATS = ("md", "csv", "latex", "html", "json")
 BUSY_MARK = " (busy)"
 BUSY_NOTE = ("(busy): tokens/s measured while other work took this cell's CPU time (record field "
              "cpu_wait_share > 0.1): not this machine's speed; run again on an idle machine to compare speeds.")
+SMOKE_NOTE = ("smoke profile: small models trained for few steps; these numbers check the pipeline and are rough. "
+              "Run --profile full for numbers to quote.")
+HIGHER_IS_BETTER = ("acc", "recall_acc", "f1", "precision", "recall")  # every other metric: lower is better
+IDENTITY = ("model.variant", "model.backend")  # what tells the rows of one section apart anyway
 
 
 def summarise(records: list[CellRecord]) -> list[dict]:
-    """One row per (task, model, backend, config) group, seeds aggregated."""
+    """One row per (task, model, backend, config) group, seeds aggregated.
+
+    Groups are matched by `current_group`: a record written before a setting existed counts
+    as trained with that setting's default, so it joins the rows of the same settings."""
     groups = defaultdict(list)
     for r in records:
-        groups[r["group"]].append(r)
-    return [_row(rs) for rs in groups.values()]
+        key = (current_group(r["config"]) if r.get("config") else None) or r["group"]
+        groups[key].append(r)
+    rows = [_row(rs) for rs in groups.values()]
+    _mark_sections(rows, [rs[0] for rs in groups.values()])
+    return sorted(rows, key=_order)
+
+
+def _order(row):
+    variant = list(VARIANTS).index(row["model"]) if row["model"] in VARIANTS else len(VARIANTS)
+    backend = list(BACKENDS).index(row["backend"]) if row["backend"] in BACKENDS else len(BACKENDS)
+    return row["task"], json.dumps(row.get("section", {}), sort_keys=True), variant, backend, \
+        json.dumps(row.get("differs", {}), sort_keys=True)
 
 
 def _row(records: list[CellRecord]) -> dict:
@@ -63,101 +95,188 @@ def _mean(values):
     return statistics.fmean(values) if values else None
 
 
-def render(rows: list[dict], fmt: str) -> str:
-    if fmt == "json":
-        return json.dumps(rows, indent=2)
-    if fmt == "csv":
-        return _csv(rows)
-    return "\n".join(_task_table(task, task_rows, fmt) for task, task_rows in _by_task(rows).items())
+def _flat(record) -> dict:
+    """A record's settings as {"copy.delay": 10, "train.lr": 0.001, "model.hidden": 64, "profile": ...}."""
+    cfg = (current_config(record["config"]) if record.get("config") else None) or record.get("config") or {}
+    flat = {"profile": record.get("profile")}
+    for section, prefix in (("model", "model"), ("train", "train"), ("settings", record["task"])):
+        for key, value in (cfg.get(section) or {}).items():
+            flat[f"{prefix}.{key}"] = json.dumps(value) if isinstance(value, (list, dict)) else value
+    return flat
 
 
-def _by_task(rows):
-    out = defaultdict(list)
-    for row in sorted(rows, key=lambda r: (r["task"], r["backend"], r["model"])):
-        out[row["task"]].append(row)
+def _mark_sections(rows, firsts) -> None:
+    """Set each row's `section` (task and train settings that differ between the task's rows)
+    and `differs` (model settings that differ within its section, beyond the variant)."""
+    by_task = defaultdict(list)
+    for row, first in zip(rows, firsts):
+        by_task[row["task"]].append((row, _flat(first)))
+    for pairs in by_task.values():
+        keys = sorted({k for _, f in pairs for k in f})
+        varying = [k for k in keys if len({json.dumps(f.get(k), default=str) for _, f in pairs}) > 1]
+        outer = [k for k in varying if not k.startswith("model.")]
+        for row, flat in pairs:
+            row["section"] = {k: flat.get(k) for k in outer}
+        sections = defaultdict(list)
+        for row, flat in pairs:
+            sections[json.dumps(row["section"], sort_keys=True, default=str)].append((row, flat))
+        for members in sections.values():
+            inner = [k for k in varying if k.startswith("model.") and k not in IDENTITY
+                     and len({json.dumps(f.get(k), default=str) for _, f in members}) > 1]
+            for row, flat in members:
+                row["differs"] = {k: flat.get(k) for k in inner}
+
+
+def higher_is_better(metric: str) -> bool:
+    name = metric.partition("/")[2] or metric
+    return name in HIGHER_IS_BETTER or name.startswith("f1_") or name.startswith("acc_")
+
+
+def _per_type(metric: str) -> bool:
+    """NER's per-entity-type metrics (f1_LOC): detail, not headline."""
+    base, _, kind = metric.partition("/")[2].partition("_")
+    return bool(kind) and kind.isupper()
+
+
+def _settings_text(settings: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in settings.items())
+
+
+# --- tables ---------------------------------------------------------------------------------
+def build(rows: list[dict]) -> list[Table]:
+    """The Tables people read: per task and section, the main table and its detail table."""
+    out = []
+    sections = defaultdict(list)
+    for row in rows:
+        sections[(row["task"], json.dumps(row.get("section", {}), sort_keys=True, default=str))].append(row)
+    for (task, _), section in sections.items():
+        out += _section_tables(task, section)
     return out
 
 
-def _metric_columns(rows) -> list[str]:
-    names = sorted({k for r in rows for k in r["metrics"]})
-    return [k for k in names if k.startswith("test/")] + [k for k in names if not k.startswith("test/")]
+def _section_tables(task, rows) -> list[Table]:
+    trained = [r for r in rows if r["status"] not in ("n/a", "skipped")]
+    names = sorted({k for r in trained for k in r["metrics"]})
+    main = [m for m in names if m.startswith("test/") and not _per_type(m)]
+    detail = [m for m in names if m not in main]
+    if not main:  # a task that scored no test split: its validation metrics are the headline
+        main, detail = detail, []
+    differs = any(r.get("differs") for r in rows)
+    profile = rows[0]["profile"]
+    device = next((r["device"] for r in rows if r.get("device")), "")
+    seeds = sorted({r["seeds"] for r in trained})
+    where = _settings_text(rows[0].get("section") or {})
+    spread = ("1 seed, no spread" if seeds == [1] else "metrics mean ± std over " + "/".join(map(str, seeds)) + " seeds"
+              if seeds else "nothing trained")
+    title = f"{task}{' · ' + where if where else ''} (profile {profile}; {device}; {spread})"
+    notes = []
+    na = [r for r in rows if r["status"] in ("n/a", "skipped")]
+    for status in ("n/a", "skipped"):
+        reasons = defaultdict(list)
+        for r in na:
+            if r["status"] == status:
+                reasons[r.get("reason") or ""].append(f"{r['model']}/{r['backend']}")
+        notes += [f"{status}: {', '.join(cells)} ({reason})" for reason, cells in reasons.items()]
+    if any(r.get("contended") for r in trained):
+        notes.append(BUSY_NOTE)
+    if len(trained) > 1:
+        notes.append("bold: the best model per metric (" + ", ".join(
+            f"{m.partition('/')[2]} {'higher' if higher_is_better(m) else 'lower'}" for m in main) + " is better)")
+    if profile == "smoke":
+        notes.append(SMOKE_NOTE)
+    tables = [_table(task, trained, main, differs, title, notes, speed=True)]
+    if detail:
+        what = "validation and per-type metrics" if any(_per_type(m) for m in detail) else "validation metrics"
+        tables.append(_table(task, trained, detail, differs, f"{task}{' · ' + where if where else ''}: {what}", [],
+                             speed=False))
+    return tables
 
 
-def _fmt(value, std=None, seeds=1) -> str:
-    if value is None:
-        return ""
-    text = f"{value:.4g}"
-    return f"{text} ± {std:.2g}" if seeds > 1 and std is not None else text
+def _table(task, rows, metrics, differs, title, notes, speed) -> Table:
+    records = []
+    for r in rows:
+        line = {"model": r["model"], "backend": r["backend"]}
+        if differs:
+            line["settings"] = _settings_text(r.get("differs") or {})
+        if speed:  # the main table; the detail table repeats neither
+            line.update({"seeds": r["seeds"], "params": r["params"]})
+        for m in metrics:
+            line[m] = r["metrics"].get(m)
+            line[m + " std"] = r["metrics_std"].get(m) if r["seeds"] > 1 else None
+        if speed:
+            mem = r["peak_mem_bytes"]
+            line.update({"tokens/s": r["train_tokens_per_s"], "peak MiB": mem / 2**20 if mem is not None else None,
+                         "wall s": r["wall_s"]})
+        if speed:
+            line["status"] = r["status"] if r["status"] == "ok" else f"{r['status']}: {(r.get('error') or '')[:80]}"
+            line["status"] += BUSY_MARK if r.get("contended") else ""
+        records.append(line)
+    extra = [b for b in _baseline_lines(rows, metrics) if any(m in b for m in metrics)]
+    if not speed:
+        extra = [{k: v for k, v in b.items() if k != "status"} for b in extra]
+    frame = pd.DataFrame(records + extra, dtype=object)  # object: ints (params) stay exact
+    return Table(frame, title, notes, best={m: "max" if higher_is_better(m) else "min" for m in metrics},
+                 contenders=[True] * len(records) + [False] * len(extra))
 
 
-def _cells(row, metrics) -> list[str]:
-    if row["status"] in ("n/a", "skipped"):
-        note = f"{row['status']}: {row.get('reason', '')}"
-        return [row["model"], row["backend"], "", *([""] * len(metrics)), "", "", "", note]
-    mem = row["peak_mem_bytes"]
-    status = row["status"] if row["status"] == "ok" else f"{row['status']}: {row.get('error', '')[:80]}"
-    busy = BUSY_MARK if row.get("contended") else ""
-    return [row["model"], row["backend"], f"{row['params']:,}" if row["params"] else "",
-            *[_fmt(row["metrics"].get(m), row["metrics_std"].get(m), row["seeds"]) for m in metrics],
-            _fmt(row["train_tokens_per_s"]) + busy, f"{mem / 2**20:.1f}" if mem is not None else "",
-            _fmt(row["wall_s"]), status]
-
-
-def _baseline_rows(rows, metrics) -> list[list[str]]:
-    """Baselines and references: {name: {metric: value}} matched to test/ (or val/) columns."""
+def _baseline_lines(rows, metrics) -> list[dict]:
+    """Baselines and references: {name: {metric: value}} matched to test/ columns."""
     seen, out = set(), []
     for row in rows:
         for name, values in row["baselines"].items():
             if name in seen or name.startswith("ref: "):  # records before references.yaml held published numbers
                 continue
             seen.add(name)
-            cells = []
+            line = {"model": name, "status": "baseline"}
             for m in metrics:
                 stage, _, metric = m.partition("/")
-                cells.append(_fmt(values.get(metric)) if stage == "test" else "")
-            out.append([name, "", "", *cells, "", "", "", "baseline"])
-    # Published numbers: one row each, "same protocol" where any run of the table matches it.
-    refs = {}
+                if stage == "test" and metric in values:
+                    line[m] = values[metric]
+            out.append(line)
+    refs = {}  # published numbers: one row each, "same protocol" where any run of the table matches it
     for row in rows:
         for ref in row.get("references", []):
             key = (ref["name"], ref["metric"])  # one paper's model may publish val and test
             if key not in refs or ref["protocol"] == references.SAME:
                 refs[key] = ref
     for ref in refs.values():
-        cells = [_fmt(ref["value"]) if m == ref["metric"] else "" for m in metrics]
-        out.append([ref["name"], "", "", *cells, "", "", "", f"published ({ref['split']}); {ref['note']}"])
+        if ref["metric"] in metrics:
+            out.append({"model": ref["name"], ref["metric"]: ref["value"],
+                        "status": f"published ({ref['split']}); {ref['note']}"})
     return out
 
 
-def _task_table(task, rows, fmt) -> str:
-    metrics = _metric_columns(rows)
-    header = ["model", "backend", "params", *metrics, "tokens/s", "peak MiB", "wall s", "status"]
-    body = [_cells(r, metrics) for r in rows] + _baseline_rows(rows, metrics)
-    profile = rows[0]["profile"]
-    device = next((r["device"] for r in rows if r.get("device")), "")
-    title = f"{task} (profile {profile}; {device}; metrics mean ± std over seeds)"
-    note = [BUSY_NOTE] if any(r.get("contended") for r in rows) else []
-    if fmt == "md":
-        lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(c.replace("|", "/") for c in cells) + " |" for cells in body]
-        return "\n".join(lines + ["", *note] if note else lines) + "\n"
-    esc = lambda s: s.replace("_", r"\_").replace("%", r"\%").replace("&", r"\&").replace("±", r"$\pm$")  # noqa: E731
-    lines = [f"% {esc(title)}", r"\begin{tabular}{" + "l" * 2 + "r" * (len(header) - 3) + "l}", r"\toprule",
-             " & ".join(esc(h) for h in header) + r" \\", r"\midrule"]
-    lines += [" & ".join(esc(c) for c in cells) + r" \\" for cells in body]
-    lines += [r"\bottomrule", r"\end{tabular}", *[f"% {esc(n)}" for n in note], ""]
-    return "\n".join(lines)
+def render(rows: list[dict], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(rows, indent=2, default=str)
+    if fmt == "csv":
+        return _csv(rows)
+    return render_tables(build(rows), fmt)
 
 
 def _csv(rows) -> str:
-    metrics = _metric_columns(rows)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["task", "model", "backend", "profile", "status", "seeds", "params", *metrics,
-                     *[f"{m} std" for m in metrics], "train_tokens_per_s", "contended", "peak_mem_bytes", "wall_s", "note"])
-    for r in sorted(rows, key=lambda r: (r["task"], r["backend"], r["model"])):
-        writer.writerow([r["task"], r["model"], r["backend"], r["profile"], r["status"], r["seeds"], r["params"],
-                         *[r["metrics"].get(m, "") for m in metrics], *[r["metrics_std"].get(m, "") for m in metrics],
-                         r["train_tokens_per_s"], r.get("contended", False), r["peak_mem_bytes"], r["wall_s"],
-                         r.get("reason") or r.get("error") or ""])
-    return out.getvalue()
+    """One machine-readable table: every group and every baseline, raw values, a `kind` column."""
+    metrics = sorted({k for r in rows for k in r["metrics"]})
+    lines = []
+    for r in rows:
+        section = _settings_text({**(r.get("section") or {}), **(r.get("differs") or {})})
+        lines.append({"task": r["task"], "model": r["model"], "backend": r["backend"], "profile": r["profile"],
+                      "settings": section, "kind": "model", "status": r["status"], "seeds": r["seeds"],
+                      "params": r["params"], **{m: r["metrics"].get(m) for m in metrics},
+                      **{f"{m} std": r["metrics_std"].get(m) for m in metrics},
+                      "train_tokens_per_s": r["train_tokens_per_s"], "contended": r.get("contended", False),
+                      "peak_mem_bytes": r["peak_mem_bytes"], "wall_s": r["wall_s"],
+                      "note": r.get("reason") or r.get("error") or ""})
+    sections = defaultdict(list)
+    for r in rows:
+        sections[(r["task"], json.dumps(r.get("section", {}), sort_keys=True, default=str))].append(r)
+    for (task, _), members in sections.items():
+        trained = [r for r in members if r["status"] not in ("n/a", "skipped")]
+        for line in _baseline_lines(trained, metrics):
+            kind = "baseline" if line["status"] == "baseline" else "published"
+            lines.append({"task": task, "model": line["model"], "profile": members[0]["profile"],
+                          "settings": _settings_text(members[0].get("section") or {}), "kind": kind,
+                          **{m: line.get(m) for m in metrics}, "note": "" if kind == "baseline" else line["status"]})
+    columns = ["task", "model", "backend", "profile", "settings", "kind", "status", "seeds", "params", *metrics,
+               *[f"{m} std" for m in metrics], "train_tokens_per_s", "contended", "peak_mem_bytes", "wall_s", "note"]
+    return pd.DataFrame(lines, columns=columns, dtype=object).to_csv(index=False)  # object: integers stay integers

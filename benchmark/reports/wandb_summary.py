@@ -6,26 +6,20 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from benchmark.engine.records import CellRecord
 from benchmark.launchers.tracking import Tracking, sync_hint, wandb_settings, warn_once
-from benchmark.reports.tables import summarise
+from benchmark.reports.tables import build, summarise
 
 
-def summary_tables(rows: list[dict]) -> dict[str, tuple[list[str], list[list]]]:
-    """{task: (columns, rows)} from `tables.summarise` rows: the report's tables, as data."""
-    by_task: dict[str, list[dict]] = {}
-    for row in sorted(rows, key=lambda r: (r["task"], r["backend"], r["model"])):
-        by_task.setdefault(row["task"], []).append(row)
+def summary_tables(rows: list[dict]) -> dict[str, pd.DataFrame]:
+    """{"table/<task>[ · settings][ detail]": frame}: the report's tables (tables.build), as data."""
     out = {}
-    for task, task_rows in by_task.items():
-        metrics = sorted({k for r in task_rows for k in r["metrics"]})
-        columns = ["model", "backend", "status", "seeds", "params", *metrics, *[f"{m} std" for m in metrics],
-                   "tokens_per_s", "peak_mem_mib", "wall_s", "note"]
-        body = [[r["model"], r["backend"], r["status"], r["seeds"], r["params"],
-                 *[r["metrics"].get(m) for m in metrics], *[r["metrics_std"].get(m) for m in metrics],
-                 r["train_tokens_per_s"], r["peak_mem_bytes"] / 2**20 if r["peak_mem_bytes"] is not None else None,
-                 r["wall_s"], r.get("reason") or r.get("error") or ""] for r in task_rows]
-        out[task] = (columns, body)
+    for table in build(rows):
+        name = table.title.split(" (")[0]
+        name = name.split(": ")[0] + "/detail" if ": " in name else name  # "copy: validation metrics"
+        out[f"table/{name}"] = table.frame.astype(object).where(table.frame.notna(), None)
     return out
 
 
@@ -45,8 +39,7 @@ def log_matrix_summary(tracking: Tracking, records: list[CellRecord], stream=Non
         warn_once(f"W&B online init failed ({type(e).__name__}: {e}); logging offline", stream)
         mode = "offline"
         run = wandb.init(mode=mode, **options)
-    payload = {f"table/{task}": wandb.Table(columns=columns, data=body)
-               for task, (columns, body) in summary_tables(summarise(records)).items()}
+    payload = {name: wandb.Table(dataframe=frame) for name, frame in summary_tables(summarise(records)).items()}
     wandb_dir = str(tracking.wandb_dir)
     for png in sorted(Path(tracking.folder).rglob("*.png")):
         if not str(png).startswith(wandb_dir):
