@@ -68,6 +68,15 @@ def render(rows: list[dict], fmt: str) -> str:
         return json.dumps(rows, indent=2)
     if fmt == "csv":
         return _csv(rows)
+    if fmt == "html":  # temporary, until the pandas renderer lands: one escaped <table> per task
+        import pandas as pd
+        out = []
+        for task, task_rows in _by_task(rows).items():
+            metrics = _metric_columns(task_rows)
+            header = ["model", "backend", "params", *metrics, "tokens/s", "peak MiB", "wall s", "status"]
+            body = [_cells(r, metrics) for r in task_rows] + _baseline_rows(task_rows, metrics)
+            out.append(f"<h3>{task}</h3>" + pd.DataFrame(body, columns=header).to_html(index=False))
+        return "\n".join(out)
     return "\n".join(_task_table(task, task_rows, fmt) for task, task_rows in _by_task(rows).items())
 
 
