@@ -7,7 +7,7 @@ outside the axes, so they never hide a line.
 """
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import matplotlib.ticker
@@ -32,7 +32,9 @@ def _flat(config: dict, prefix="") -> dict:
 
 
 def labels(records: list[CellRecord]) -> dict[str, str]:
-    """group -> "variant[ backend][ key=value ...]": the settings that differ between the groups of one task."""
+    """group -> "variant[ backend][ key=value ...]". A setting that differs between the groups of a
+    task is named where the group leaves the task's usual value, or where its variant has two values
+    of it (so "rnn delay=10" and "rnn delay=40" beside a plain "lstm" at delay 10)."""
     by_task = defaultdict(dict)
     for r in records:
         by_task[r["task"]].setdefault(r["group"], r)
@@ -40,12 +42,15 @@ def labels(records: list[CellRecord]) -> dict[str, str]:
     for firsts in by_task.values():
         flat = {g: _flat(r.get("config") or {}) for g, r in firsts.items()}
         keys = sorted({k for f in flat.values() for k in f} - IGNORED)
+        usual = {k: Counter(repr(f.get(k)) for f in flat.values()).most_common(1)[0][0] for k in keys}
         differing = [k for k in keys if len({repr(f.get(k)) for f in flat.values()}) > 1]
         backends = {r["backend"] for r in firsts.values()}
         for g, r in firsts.items():
+            kin = [flat[o] for o, other in firsts.items() if other["model"] == r["model"]]
+            shown = [k for k in differing
+                     if repr(flat[g].get(k)) != usual[k] or len({repr(f.get(k)) for f in kin}) > 1]
             parts = [r["model"]] + ([r["backend"]] if len(backends) > 1 else [])
-            parts += [f"{k.rsplit('.', 1)[-1]}={flat[g].get(k)}" for k in differing]
-            out[g] = " ".join(parts)
+            out[g] = " ".join(parts + [f"{k.rsplit('.', 1)[-1]}={flat[g].get(k)}" for k in shown])
     return out
 
 
