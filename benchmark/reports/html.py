@@ -23,12 +23,12 @@ from benchmark.reports import matrix_plots, papers, plots, rnn_vs_lstm, tables
 
 STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:0.85em}th,td{border:1px solid #bbb;padding:4px 6px;
-vertical-align:top}th{background:#eee}img{max-width:100%;border:1px solid #ddd;margin:0.5em 0}
+vertical-align:top}th{background:#eee}.facts th{text-align:left}img{max-width:100%;border:1px solid #ddd;margin:0.5em 0}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .confirmed,.reproduced{background:#dfd}.not-reproduced{background:#fdd}.not-run{background:#eee}.refined{background:#ffd}.refuted{background:#fdd}.inconclusive{background:#eef}
 .failed{background:#fdd}.skipped,.n-a{background:#eee}
 .caveat{background:#fff3cd;border:1px solid #d9b44a;border-radius:4px;padding:0.6em 1em;margin:1em 0}
-.note{background:#f7f7f7;border-left:4px solid #ccc;padding:0.2em 1em}
+.note{background:#f7f7f7;border-left:4px solid #ccc;padding:0.2em 1em}.note h1{font-size:1.2em}
 details{margin:0.5em 0}summary{cursor:pointer}"""
 TITLES = {"parameters": "Parameters", "memory_span": "Memory span (lag recall, copy, adding)", "gradient_flow": "Gradient flow",
           "speed": "Speed and memory"}
@@ -81,6 +81,12 @@ def _fmt(v) -> str:
     return "" if v is None else str(v)
 
 
+def facts_html(pairs: list[list[str]]) -> str:
+    """A name-value table: each name a row header, no column headers."""
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in pairs)
+    return f'<table class="facts">{rows}</table>'
+
+
 def image_html(path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
     return f'<figure><img alt="{html.escape(path.name)}" src="data:image/png;base64,{data}"><figcaption>{html.escape(path.name)}</figcaption></figure>'
@@ -101,7 +107,7 @@ def matrix_html(run_dir: Path, records: list) -> tuple[list[str], set[Path]]:
              ["device", "; ".join(sorted({r["device"] for r in ok if r.get("device")}))],
              ["versions", "; ".join(sorted(versions))],
              ["cells", f"{len(records)}: " + ", ".join(f"{counts[s]} {s}" for s in ("ok", "failed", "skipped", "n/a"))]]
-    parts = ["<h2>Run</h2>" + table_html(["", ""], facts),
+    parts = ["<h2>Run</h2>" + facts_html(facts),
              "<h2>Results</h2><p>Metrics: mean ± std over seeds; tokens/s in the steady state of training; "
              "peak memory in MiB.</p>" + tables.render(tables.summarise(records), "html")]
     figures = matrix_plots.draw(records, run_dir, run_dir / "plots")
@@ -134,7 +140,9 @@ def measurement_html(run_dir: Path) -> tuple[list[str], set[Path]]:
     parts, shown = [], set()
     note = run_dir / "RUN.md"
     if note.exists():
-        parts.append(f'<h2>How this was produced</h2><div class="note">{MARKDOWN.render(note.read_text())}</div>')
+        text = note.read_text()
+        heading = "" if text.startswith("# ") else "<h2>How this was produced</h2>"  # ours opens with its own
+        parts.append(f'{heading}<div class="note">{MARKDOWN.render(text)}</div>')
     published = papers.load(run_dir)
     if published:
         header = ["paper", "task", "model", "metric", "split", "published", "ours", "ci95", "seeds", "rel_diff",

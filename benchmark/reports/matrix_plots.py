@@ -149,13 +149,13 @@ def _baselines(ax, records: list[CellRecord], metric: str | None) -> None:
         ax.axhline(value, color="black", linewidth=0.9, linestyle=style, label=f"baseline: {name} ({value:.3g})")
 
 
-def _bars(records, names, palette, value, xlabel, title, path) -> Path | None:
+def _bars(records, names, palette, value, xlabel, title, path, mark_busy=False) -> Path | None:
     """One horizontal bar per task and labelled group (mean over its seeds), tasks apart."""
     groups, busy = defaultdict(list), set()
     for r in records:
         if r["status"] == "ok" and value(r) is not None:
             groups[(r["task"], names[r["group"]])].append(value(r))
-            if r.get("contended"):
+            if mark_busy and r.get("contended"):
                 busy.add((r["task"], names[r["group"]]))
     if not groups:
         return None
@@ -182,7 +182,7 @@ def speed(records, names, palette, path) -> Path | None:
     return _bars(records, names, palette, lambda r: r.get("train_tokens_per_s"),
                  "training throughput (tokens/s, steady state, validation excluded; mean over seeds)",
                  "Training speed per model" + ("\n(busy): measured while other work took the CPU, not this "
-                                               "machine's speed" if busy else ""), path)
+                                               "machine's speed" if busy else ""), path, mark_busy=True)
 
 
 def memory(records, names, palette, path) -> Path | None:
