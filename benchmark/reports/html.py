@@ -100,12 +100,11 @@ def csv_html(path: Path) -> str:
 
 def matrix_html(run_dir: Path, records: list) -> tuple[list[str], set[Path]]:
     """The sections of a matrix run, and the PNGs they show."""
-    ok = [r for r in records if r["status"] == "ok"]
     counts = Counter(r["status"] for r in records)
-    versions = {", ".join(f"{k} {v}" for k, v in (r.get("versions") or {}).items() if v) for r in ok}
+    versions = {", ".join(f"{k} {v}" for k, v in (r.get("versions") or {}).items() if v) for r in records}
     facts = [["profile", ", ".join(sorted({str(r.get("profile")) for r in records}))],
-             ["device", "; ".join(sorted({r["device"] for r in ok if r.get("device")}))],
-             ["versions", "; ".join(sorted(versions))],
+             ["device", "; ".join(sorted({r["device"] for r in records if r.get("device")}))],
+             ["versions", "; ".join(sorted(versions - {""}))],  # a skipped cell records none
              ["cells", f"{len(records)}: " + ", ".join(f"{counts[s]} {s}" for s in ("ok", "failed", "skipped", "n/a"))]]
     parts = ["<h2>Run</h2>" + facts_html(facts),
              "<h2>Results</h2><p>Metrics: mean ± std over seeds; tokens/s in the steady state of training; "
