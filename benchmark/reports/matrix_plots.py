@@ -112,7 +112,7 @@ def learning_curves(records: list[CellRecord], run_dir, task: str, path, names, 
             right.plot(val["step"], val[metric], marker="o", markersize=4, **style)  # marker: a run may validate once
             val_points.append(len(val))
     _baselines(right, [r for r, _ in curves], metric)
-    losses = [line.get_ydata() for line in left.get_lines()]
+    losses = [line.get_ydata() for line in left.get_lines() if len(line.get_ydata())]
     spread = max(max(y) for y in losses) / max(min(min(y) for y in losses), 1e-12) if losses else 1
     if positive and spread > 20:  # a loss falling by orders of magnitude reads only on a log axis
         left.set_yscale("log")
