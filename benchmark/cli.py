@@ -343,8 +343,8 @@ def _measurement_parsers(sub) -> None:
                         help="folder of local data sets laid out like shared/data (env RNNBENCH_DATA_DIR)")
     papers.add_argument("--parallel", type=at_least(1), default=1, help="cells in flight at once (default: 1)")
     reproduce.set_defaults(func=cmd_reproduce)
-    report = sub.add_parser("report", help="self-contained HTML report (plots embedded) of a run folder")
-    report.add_argument("dir", help="run folder written by `measure` or `reproduce`")
+    report = sub.add_parser("report", help="self-contained HTML report (tables and plots embedded) of a run folder")
+    report.add_argument("dir", help="run folder written by `run`, `measure` or `reproduce`")
     report.set_defaults(func=cmd_report)
 
 
@@ -419,6 +419,6 @@ def cmd_report(args) -> int:
     from benchmark.reports.html import write_report
 
     if not os.path.isdir(args.dir):
-        raise ConfigError(f"{args.dir} is not a folder: point `report` at a folder written by `reproduce --out`")
+        raise ConfigError(f"{args.dir} is not a folder: point `report` at a folder written by `run --out` or `reproduce --out`")
     print(f"report: {write_report(args.dir)}")
     return 0

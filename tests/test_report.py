@@ -1,13 +1,19 @@
 """The reproduced RNN-vs-LSTM table and the HTML report, end to end on a tiny profile, plus the verdict rules."""
 import base64
 import json
+import os
 import re
+import shutil
 
 import pytest
 import yaml
 
+from benchmark.config import parse_set
+from benchmark.engine.cells import build_cells
+from benchmark.engine.records import base_record
+from benchmark.launchers import run_matrix
 from benchmark.measurements import settings as measurement_settings
-from benchmark.reports import rnn_vs_lstm
+from benchmark.reports import matrix_plots, plots, rnn_vs_lstm
 from benchmark.reports.html import write_report
 from benchmark.engine.store import ResultsStore
 
@@ -111,3 +117,95 @@ def test_use_cases_read_a_matrix_run_not_the_measurements_own_cells(tmp_path):
     ResultsStore(tmp_path / "gradient_flow" / "cells").append(record("rnn", 0.1))
     ResultsStore(tmp_path / "memory_span" / "cells").append(record("gru", 0.2))
     assert rnn_vs_lstm.task_results(tmp_path) == {"copy": {"lstm": 0.9}}
+
+
+def test_report_renders_run_md_as_markdown_and_escapes_raw_html(run_dir):
+    out, _ = run_dir
+    page = write_report(out).read_text()
+    assert "<pre>" not in page and "<li>command: <code>" in page  # RUN.md's list, rendered
+    floats = [t for t in re.findall(r'<td class="num">([^<]*)</td>', page) if "." in t or "e" in t]
+    assert floats and all(len(re.sub(r"e.*|\D", "", t).lstrip("0")) <= 4 for t in floats)  # 4 significant figures
+    assert "<td>train_tokens_per_s</td><td>tokens/s (forward+backward)</td>" in page  # units: one row each
+    assert "Rough numbers" in page  # a smoke profile
+    note = (out / "RUN.md").read_text()
+    (out / "RUN.md").write_text("# Notes\n\n<img src=x onerror=alert(1)>\n")
+    try:
+        page = write_report(out).read_text()
+    finally:
+        (out / "RUN.md").write_text(note)
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_matched_variants_have_colours_of_their_own():
+    families = ["rnn", "lstm", "gru"]
+    colours = [plots.colour(f) for f in families] + [plots.colour(f"{f}-matched") for f in families]
+    assert len(set(colours)) == len(colours)
+
+
+# --- the report of a matrix run (`run`) --------------------------------------------------
+FAST = ["train.max_steps=6", "train.log_every=1", "train.val_every=3", "copy.delay=3", "adding.length=8"]
+
+
+def _run(tasks, models, extra=()):
+    return build_cells([tasks], models, ["cudnn"], 1, "smoke", parse_set(FAST + list(extra)))
+
+
+@pytest.fixture(scope="module")
+def matrix_dir(tmp_path_factory):
+    """A real run folder: copy and adding x rnn, lstm; copy/rnn again at a second delay; a cell
+    whose training diverges (failed); one whose data was missing (skipped)."""
+    out = tmp_path_factory.mktemp("matrix")
+    quiet = open(os.devnull, "w")
+    run_matrix(_run("copy,adding", ["rnn", "lstm"]), out, stream=quiet)
+    run_matrix(_run("copy", ["rnn"], ["copy.delay=5"]), out, stream=quiet)
+    run_matrix(_run("adding", ["gru"], ["train.lr=1e30", "train.grad_clip=1e30"]), out, stream=quiet)
+    skipped = _run("copy", ["gru"])[0]
+    ResultsStore(out).append({**base_record(skipped), "status": "skipped", "reason": "no data: put it in DATA/copy"})
+    quiet.close()
+    return out
+
+
+def test_matrix_report_shows_tables_curves_speed_memory_and_every_cell(matrix_dir):
+    records = ResultsStore(matrix_dir).current()
+    assert {r["status"] for r in records} == {"ok", "failed", "skipped"}
+    path = write_report(matrix_dir)
+    page = path.read_text()
+    assert path.stat().st_size >= 20_000 and "<table" in page
+    assert len(re.findall(r"<img ", page)) >= 4  # a learning-curve figure per task, speed, memory
+    for name in ("curves-copy.png", "curves-adding.png", "speed.png", "memory.png"):
+        png = matrix_dir / "plots" / name
+        assert base64.b64encode(png.read_bytes()).decode() in page
+    assert "Rough numbers" in page and "--profile full" in page
+    assert "7: 5 ok, 1 failed, 1 skipped" in page
+    details = page[page.index("<details><summary>Cells"):]
+    for r in records:
+        assert f"<td>{r['cell']}</td>" in details
+    assert "no data: put it in DATA/copy" in details and 'class="failed"' in details
+    assert not re.search(r"""(src|href)\s*=\s*["']?https?:""", page) and "<script" not in page
+
+
+def test_matrix_groups_are_labelled_by_the_settings_that_differ_and_coloured_apart(matrix_dir):
+    records = ResultsStore(matrix_dir).current()
+    names = matrix_plots.labels(records)
+    copy = {names[r["group"]] for r in records if r["task"] == "copy"}
+    adding = {names[r["group"]] for r in records if r["task"] == "adding"}
+    # A setting is named where the variant has two values of it, or where a group leaves the task's usual value.
+    assert copy == {"rnn delay=3", "rnn delay=5", "lstm", "gru"}
+    assert adding == {"rnn", "lstm", "gru grad_clip=1e+30 lr=1e+30"}
+    palette = matrix_plots.colours(names, records)
+    copy_colours = [palette[("copy", n)] for n in copy]
+    assert len(set(copy_colours)) == len(copy_colours)
+
+
+def test_matrix_report_without_curves_or_finished_cells_still_renders(matrix_dir, tmp_path):
+    folder = tmp_path / "run"
+    shutil.copytree(matrix_dir, folder)
+    shutil.rmtree(folder / "logs")  # curves gone (an old run, or moved without its logs)
+    shutil.rmtree(folder / "plots")
+    page = write_report(folder).read_text()
+    assert "copy: no learning curve recorded" in page and "adding: no learning curve recorded" in page
+    assert (folder / "plots" / "speed.png").exists() and "<table" in page
+    # Not the smoke profile: no caveat.
+    lines = (folder / "results.jsonl").read_text().replace('"profile": "smoke"', '"profile": "full"')
+    (folder / "results.jsonl").write_text(lines)
+    assert "Rough numbers" not in write_report(folder).read_text()

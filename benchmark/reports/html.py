@@ -1,6 +1,10 @@
 """A self-contained static HTML report of a run folder: readable offline, nothing loaded over a network.
 
-Plots are redrawn from each measurement's JSON (so the PNGs on disk match the data), then
+A matrix run (`run`: results.jsonl, logs/*/metrics.csv) gets its comparison tables, learning
+curves per task, speed and memory per model, and every cell's status; a measurement folder
+(`measure`, `reproduce`) gets RUN.md, the reproduced table and each measurement's figures,
+units and numbers. A folder holding both gets both. Plots are redrawn from the data (the
+measurements' JSON, the records and their curves), so the PNGs on disk match it, then
 embedded as base64 data URIs; tables are inline HTML; the stylesheet is inline.
 """
 from __future__ import annotations
@@ -8,18 +12,31 @@ from __future__ import annotations
 import base64
 import csv
 import html
+from collections import Counter
 from pathlib import Path
 
+from markdown_it import MarkdownIt
+
+from benchmark.engine.store import ResultsStore
 from benchmark.measurements import MEASUREMENTS, results
-from benchmark.reports import papers, plots, rnn_vs_lstm
+from benchmark.reports import matrix_plots, papers, plots, rnn_vs_lstm, tables
 
 STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:0.85em}th,td{border:1px solid #bbb;padding:4px 6px;
-vertical-align:top}th{background:#eee}img{max-width:100%;border:1px solid #ddd;margin:0.5em 0}
+vertical-align:top}th{background:#eee}.facts th{text-align:left}img{max-width:100%;border:1px solid #ddd;margin:0.5em 0}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
 .confirmed,.reproduced{background:#dfd}.not-reproduced{background:#fdd}.not-run{background:#eee}.refined{background:#ffd}.refuted{background:#fdd}.inconclusive{background:#eef}
-details{margin:0.5em 0}"""
+.failed{background:#fdd}.skipped,.n-a{background:#eee}
+.caveat{background:#fff3cd;border:1px solid #d9b44a;border-radius:4px;padding:0.6em 1em;margin:1em 0}
+.note{background:#f7f7f7;border-left:4px solid #ccc;padding:0.2em 1em}.note h1{font-size:1.2em}
+details{margin:0.5em 0}summary{cursor:pointer}"""
 TITLES = {"parameters": "Parameters", "memory_span": "Memory span (lag recall, copy, adding)", "gradient_flow": "Gradient flow",
           "speed": "Speed and memory"}
+ROUGH = ("<div class=\"caveat\"><strong>Rough numbers: smoke profile.</strong> Smoke runs train small models for few "
+         "steps to check the pipeline in minutes; their metrics, speeds and any verdict drawn from them are rough. "
+         "Run again with <code>--profile full</code> for numbers to defend.</div>")
+# Markdown as written by us (RUN.md): no raw HTML passes through, it is escaped like any other text.
+MARKDOWN = MarkdownIt("js-default", {"html": False})
 
 
 def redraw_plots(run_dir: Path) -> list[Path]:
@@ -36,14 +53,38 @@ def table_html(header: list[str], rows: list[list], classes: list[str] | None = 
     body = []
     for i, row in enumerate(rows):
         cls = f' class="{classes[i]}"' if classes and classes[i] else ""
-        body.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>")
+        body.append(f"<tr{cls}>" + "".join(_td(v) for v in row) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _td(v) -> str:
+    v = _number(v) if isinstance(v, str) else v
+    num = ' class="num"' if isinstance(v, (int, float)) and not isinstance(v, bool) else ""
+    return f"<td{num}>{html.escape(_fmt(v))}</td>"
+
+
+def _number(text: str):
+    """A CSV cell as its number, so that it is formatted like one; other text unchanged."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def _fmt(v) -> str:
     if isinstance(v, float):
-        return f"{v:.4g}"
+        return f"{v:.4g}"  # 4 significant figures: a table to read, the CSV and JSON keep every digit
     return "" if v is None else str(v)
+
+
+def facts_html(pairs: list[list[str]]) -> str:
+    """A name-value table: each name a row header, no column headers."""
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in pairs)
+    return f'<table class="facts">{rows}</table>'
 
 
 def image_html(path: Path) -> str:
@@ -57,13 +98,50 @@ def csv_html(path: Path) -> str:
     return table_html(rows[0], rows[1:]) if rows else ""
 
 
-def write_report(run_dir) -> Path:
-    run_dir = Path(run_dir)
-    redraw_plots(run_dir)  # from the JSON results, so a report always matches them
-    parts = [f"<h1>rnnbench: RNN vs LSTM vs GRU measurements</h1><p>Run folder: {html.escape(str(run_dir))}</p>"]
+def matrix_html(run_dir: Path, records: list) -> tuple[list[str], set[Path]]:
+    """The sections of a matrix run, and the PNGs they show."""
+    counts = Counter(r["status"] for r in records)
+    versions = {", ".join(f"{k} {v}" for k, v in (r.get("versions") or {}).items() if v) for r in records}
+    facts = [["profile", ", ".join(sorted({str(r.get("profile")) for r in records}))],
+             ["device", "; ".join(sorted({r["device"] for r in records if r.get("device")}))],
+             ["versions", "; ".join(sorted(versions - {""}))],  # a skipped cell records none
+             ["cells", f"{len(records)}: " + ", ".join(f"{counts[s]} {s}" for s in ("ok", "failed", "skipped", "n/a"))]]
+    parts = ["<h2>Run</h2>" + facts_html(facts),
+             "<h2>Results</h2><p>Metrics: mean ± std over seeds; tokens/s in the steady state of training; "
+             "peak memory in MiB.</p>" + tables.render(tables.summarise(records), "html")]
+    figures = matrix_plots.draw(records, run_dir, run_dir / "plots")
+    names = matrix_plots.labels(records)
+    tasks = sorted({r["task"] for r in records})
+    curves = {p.stem.removeprefix("curves-"): p for p in figures["curves"]}
+    parts.append("<h2>Learning curves</h2>")
+    for task in tasks:
+        parts.append(image_html(curves[task]) if task in curves else
+                     f"<p>{html.escape(task)}: no learning curve recorded (no cell finished, or none kept a curve).</p>")
+    parts.append("<h2>Speed and memory</h2>")
+    parts += [image_html(p) for p in figures["speed"] + figures["memory"]] or ["<p>No cell finished: nothing to show.</p>"]
+    cells = [[r["cell"], names.get(r["group"], ""), r["status"], r.get("wall_s"), r.get("device"), _why(r)]
+             for r in records]
+    parts.append(f"<details><summary>Cells ({len(records)})</summary>"
+                 + table_html(["cell", "label", "status", "seconds", "device", "reason or error"], cells,
+                              [r["status"].replace("/", "-") if r["status"] != "ok" else "" for r in records])
+                 + "</details>")
+    return parts, {p for ps in figures.values() for p in ps}
+
+
+def _why(record) -> str:
+    """A skipped cell's reason, or a failed one's message (the last line of its error)."""
+    text = (record.get("reason") or record.get("error") or "").strip()
+    return text.splitlines()[-1] if text else ""
+
+
+def measurement_html(run_dir: Path) -> tuple[list[str], set[Path]]:
+    """The sections of a measurement folder (RUN.md, published rows, the reproduced table, each measurement)."""
+    parts, shown = [], set()
     note = run_dir / "RUN.md"
     if note.exists():
-        parts.append(f"<h2>How this was produced</h2><pre>{html.escape(note.read_text())}</pre>")
+        text = note.read_text()
+        heading = "" if text.startswith("# ") else "<h2>How this was produced</h2>"  # ours opens with its own
+        parts.append(f'{heading}<div class="note">{MARKDOWN.render(text)}</div>')
     published = papers.load(run_dir)
     if published:
         header = ["paper", "task", "model", "metric", "split", "published", "ours", "ci95", "seeds", "rel_diff",
@@ -79,7 +157,6 @@ def write_report(run_dir) -> Path:
         parts.append("<h2>The lecture's table, reproduced</h2><p>Values: mean [95% t-interval] over seeds; "
                      "comparisons pair seed i of one family with seed i of the other.</p>"
                      + table_html(header, [[r.get(h) for h in header] for r in rows], [r["verdict"] for r in rows]))
-    shown = set()
     for name in MEASUREMENTS.values():
         folder = run_dir / name
         if not folder.is_dir():
@@ -91,15 +168,45 @@ def write_report(run_dir) -> Path:
         result = results.read(folder, name)
         if result is not None:
             seeds = (result.get("settings") or {}).get("seeds", [result.get("seed")])
-            parts.append(f"<p>Device: {html.escape(str(result.get('device')))}; seeds {html.escape(str(seeds))}</p>"
-                         + table_html(["quantity", "unit"], list((result.get("units") or {}).items())))
+            parts.append(f"<p>Device: {html.escape(str(result.get('device')))}; seeds "
+                         f"{html.escape(', '.join(map(str, seeds)))}</p>"
+                         + table_html(["quantity", "unit"], [[f"{k}", v] for k, v in (result.get("units") or {}).items()]))
         csv_path = folder / f"{name}.csv"
         if csv_path.exists():
-            parts.append(f"<details open><summary>{csv_path.name}</summary>{csv_html(csv_path)}</details>")
+            parts.append(f"<details><summary>{csv_path.name}: every row</summary>{csv_html(csv_path)}</details>")
+    return parts, shown
+
+
+def _profiles(run_dir: Path, records: list) -> set[str]:
+    found = {r.get("profile") for r in records}
+    for name in MEASUREMENTS.values():
+        result = results.read(run_dir / name, name)
+        found.add(result.get("profile") if result else None)
+    return found - {None}
+
+
+def write_report(run_dir) -> Path:
+    run_dir = Path(run_dir)
+    redraw_plots(run_dir)  # from the JSON results, so a report always matches them
+    records = ResultsStore(run_dir).current()
+    measured, shown = measurement_html(run_dir)
+    title = ("rnnbench: RNN vs LSTM vs GRU measurements" if measured or not records
+             else "rnnbench: a matrix run, tables and curves")
+    parts = [f"<h1>{title}</h1><p>Run folder: {html.escape(str(run_dir))}</p>"]
+    if "smoke" in _profiles(run_dir, records):
+        parts.append(ROUGH)
+    if records:
+        matrix, drawn = matrix_html(run_dir, records)
+        parts += matrix
+        shown |= drawn
+    parts += measured
     extra = [p for p in sorted(run_dir.rglob("*.png")) if p not in shown]
     if extra:
         parts.append("<h2>Other plots</h2>" + "".join(image_html(p) for p in extra))
-    page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>rnnbench report</title>'
+    if len(parts) == 1:
+        parts.append("<p>Nothing to report here: no results.jsonl (from <code>run</code>) and no measurement "
+                     "(from <code>measure</code> or <code>reproduce</code>).</p>")
+    page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
             f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")
     out = run_dir / "report.html"
     out.write_text(page)

@@ -6,6 +6,7 @@ draws one figure with labelled axes, units and a legend, saves it and returns th
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import matplotlib
@@ -15,12 +16,26 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 COLOURS = {"rnn": "tab:blue", "lstm": "tab:orange", "gru": "tab:green"}
+# A model widened to the LSTM's parameter count is another model: a colour of its own, not its family's.
+MATCHED = {"rnn": "tab:purple", "lstm": "tab:brown", "gru": "tab:olive"}
+RATIO = r"$\Vert\partial L/\partial s_{T-k}\Vert \,/\, \Vert\partial L/\partial s_T\Vert$"  # mathtext, not TeX source
 
 
-def _save(fig, path) -> Path:
+def colour(label: str) -> str | None:
+    """A model's colour from its label ("rnn", "lstm", "rnn-matched", ...)."""
+    return (MATCHED if "matched" in label else COLOURS).get(label.split("-")[0])
+
+
+def _legend_below(ax, ncol=2) -> None:
+    """The axes' legend under it, where it hides no line (the figure's constrained layout makes room)."""
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=ncol, frameon=False)
+
+
+def save(fig, path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:  # a figure with constrained layout (a legend outside) lays itself out
+        fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -39,7 +54,7 @@ def _geo(values) -> float | None:
 def memory_span(result: dict, path) -> Path:
     """Span curves: per task, the share of seeds that solved each lag (Wilson 95% interval), per model."""
     tasks = list(result["spans"])
-    fig, axes = plt.subplots(1, len(tasks), figsize=(6.0 * len(tasks), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(6.0 * len(tasks), 5.0), squeeze=False, layout="constrained")
     for ax, task in zip(axes[0], tasks):
         labels = result["spans"][task]
         for i, (label, span) in enumerate(labels.items()):
@@ -47,9 +62,8 @@ def memory_span(result: dict, path) -> Path:
             pts = [span["per_lag"][str(k)] for k in lags]
             frac = [p["fraction"] for p in pts]
             err = [[f - p["wilson95"][0] for f, p in zip(frac, pts)], [p["wilson95"][1] - f for f, p in zip(frac, pts)]]
-            family = label.split("-")[0]
             offset = [k * (1 + 0.03 * (i - len(labels) / 2)) for k in lags]  # keep error bars apart
-            ax.errorbar(offset, frac, yerr=err, marker="o", capsize=3, color=COLOURS.get(family),
+            ax.errorbar(offset, frac, yerr=err, marker="o", capsize=3, color=colour(label),
                         linestyle="--" if "matched" in label else "-",
                         label=f"{label}: largest lag solved {span['largest_lag_solved']}")
         ax.axhline(2 / 3, color="black", linewidth=0.8, linestyle=":", label="solved: 2 of 3 seeds")
@@ -63,9 +77,9 @@ def memory_span(result: dict, path) -> Path:
         cal = result["calibration"][task]
         ax.set_title(f"{task}: budget {cal['budget']} steps" + ("" if cal["calibrated"] else " (calibration failed)"),
                      fontsize=9)
-        ax.legend(fontsize=7)
+        _legend_below(ax, ncol=1)
     fig.suptitle(f"Memory span per model\n{_subtitle(result)}", fontsize=9)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def learning_curves(result: dict, path) -> Path:
@@ -77,7 +91,8 @@ def learning_curves(result: dict, path) -> Path:
     panels = sorted({(r["task"], r["lag"]) for r in result["rows"]}, key=lambda p: (list(result["spans"]).index(p[0]), p[1]))
     cols = min(5, len(panels))
     rows_n = math.ceil(len(panels) / cols)
-    fig, axes = plt.subplots(rows_n, cols, figsize=(3.2 * cols, 2.6 * rows_n), squeeze=False)
+    fig, axes = plt.subplots(rows_n, cols, figsize=(3.2 * cols + 1.6, 2.6 * rows_n + 0.4), squeeze=False,
+                             layout="constrained")
     for ax in axes.flat[len(panels):]:
         ax.axis("off")
     for ax, (task, lag) in zip(axes.flat, panels):
@@ -91,9 +106,13 @@ def learning_curves(result: dict, path) -> Path:
             if metric not in df:
                 continue
             df = df[["step", metric]].dropna()
-            ax.plot(df["step"], df[metric], color=COLOURS.get(r["family"]), linewidth=0.9,
+            ax.plot(df["step"], df[metric], color=colour(r["model"]), linewidth=0.9,
                     linestyle="--" if "matched" in r["model"] else "-",
                     label=r["model"] if r["seed"] == min(x["seed"] for x in result["rows"]) else None)
+        target = _threshold(result["settings"]["solved"].get(task, ""))
+        if target is not None:
+            ax.axhline(target, color="black", linewidth=0.8, linestyle=":",
+                       label=f"target {result['settings']['solved'][task]}")
         ax.set_title(f"{task}, lag {lag}", fontsize=8)
         ax.set_xlabel("training step", fontsize=7)
         ax.set_ylabel(metric or "validation metric", fontsize=7)
@@ -103,62 +122,79 @@ def learning_curves(result: dict, path) -> Path:
         for h, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, h)
     if handles:
-        fig.legend(handles.values(), handles.keys(), fontsize=7, loc="upper right")
+        fig.legend(handles.values(), handles.keys(), fontsize=7, loc="outside right upper")
     fig.suptitle(f"Learning curves of the memory cells (one line per seed)\n{_subtitle(result)}", fontsize=9)
-    return _save(fig, path)
+    return save(fig, path)
+
+
+def _threshold(rule: str) -> float | None:
+    """The number of a target such as "recall_acc>=0.99" or "mse<=0.01"."""
+    found = re.search(r"[<>]=?\s*([-+0-9.eE]+)$", rule)
+    return float(found.group(1)) if found else None
 
 
 STATE_STYLE = {"h": "-", "c": "--", "forget": ":"}
 STATE_NAME = {"h": "dL/dh", "c": "dL/dC", "forget": "prod f"}
+STAGE_NAME = {"init": "at initialisation", "trained": "trained on lag recall"}
 
 
 def gradient_flow(result: dict, path) -> Path:
     """Gradient ratios against lag, one panel per initialisation (and one for the trained
     models): geometric mean over seeds, the band spanning the seeds."""
     panels = list(dict.fromkeys((c["stage"], c["init"]) for c in result["curves"]))
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.8), squeeze=False, sharey=True)
-    for ax, (stage, init) in zip(axes[0], panels):
+    cols = min(3, len(panels))  # rows of three: a row of six shrinks every panel to a stamp in the report
+    rows_n = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(rows_n, cols, figsize=(3.8 * cols + 1.8, 3.2 * rows_n + 0.6), squeeze=False, sharey=True,
+                             layout="constrained")
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    for ax, (stage, init) in zip(axes.flat, panels):
         mine = [c for c in result["curves"] if c["stage"] == stage and c["init"] == init]
         for family, state in dict.fromkeys((c["family"], c["state"]) for c in mine):
             seeds = [c["ratios"] for c in mine if c["family"] == family and c["state"] == state]
             n = min(len(r) for r in seeds)
             lags = list(range(1, n))
             per_lag = [[max(r[k], 1e-300) for r in seeds if math.isfinite(r[k])] for k in lags]
-            ax.plot(lags, [_geo(v) for v in per_lag], color=COLOURS.get(family), linestyle=STATE_STYLE[state],
+            ax.plot(lags, [_geo(v) for v in per_lag], color=colour(family), linestyle=STATE_STYLE[state],
                     label=f"{family} {STATE_NAME[state]}")
             if len(seeds) > 1:
                 ax.fill_between(lags, [min(v) for v in per_lag], [max(v) for v in per_lag], color=COLOURS.get(family),
                                 alpha=0.15, linewidth=0)
-        ax.axhline(1e-2, color="grey", linewidth=0.8, linestyle=":", label="1e-2 (lost)")
+        ax.axhline(1e-2, color="grey", linewidth=0.8, linestyle=":", label="ratio 1e-2: gradient lost")
         ax.set_yscale("log")
         ax.set_ylim(1e-12, 1e3)
         ax.set_xlabel("lag k (steps back from the loss)")
-        ax.set_title(f"{stage}, init {init}", fontsize=8)
-        ax.legend(fontsize=6)
-    axes[0][0].set_ylabel("gradient ratio ||dL/ds(T-k)|| / ||dL/ds(T)||")
+        ax.set_title(f"{STAGE_NAME.get(stage, stage)}, init {init}", fontsize=9)
+    for row in axes:
+        row[0].set_ylabel("gradient ratio " + RATIO)
+    handles = {}  # one legend for every panel, beside them: a panel's own legend hid its lines
+    for ax in axes.flat:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, h)
+    fig.legend(handles.values(), handles.keys(), fontsize=8, loc="outside right upper")
     fig.suptitle(f"Gradient flow through time per initialisation (lag recall; band: seeds' range)\n{_subtitle(result)}",
                  fontsize=9)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def spectral_sweep(result: dict, path) -> Path:
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig, ax = plt.subplots(figsize=(7.5, 4.2), layout="constrained")
     sweep = result["spectral_sweep"]
-    cmap = plt.get_cmap("coolwarm")
+    cmap = plt.get_cmap("viridis")  # no near-white middle (coolwarm's hid rho=1 on the white background)
     radii = sorted({r["radius"] for r in sweep})
     lo, hi = min(radii), max(radii)
     for rho in radii:
         rows = [r for r in sweep if r["radius"] == rho]
         lags = sorted(int(k) for k in rows[0]["ratio_at"])
         ax.plot(lags, [_geo([r["ratio_at"][str(k)] for r in rows]) for k in lags], marker="o",
-                color=cmap((rho - lo) / ((hi - lo) or 1)), label=f"rho={rho:g}")
-    ax.axhline(1e-2, color="grey", linewidth=0.8, linestyle=":", label="1e-2 (lost)")
+                color=cmap(0.9 * (rho - lo) / ((hi - lo) or 1)), label=rf"$\rho$={rho:g}")  # 0.9: yellow is unreadable
+    ax.axhline(1e-2, color="grey", linewidth=0.8, linestyle=":", label="ratio 1e-2: gradient lost")
     ax.set_yscale("log")
     ax.set_xlabel("lag k (time steps)")
-    ax.set_ylabel("||dL/dh(T-k)|| / ||dL/dh(T)|| (geometric mean over seeds)")
-    ax.set_title(f"Vanilla RNN at init, W_hh spectral radius rho\n{_subtitle(result)}", fontsize=9)
-    ax.legend(fontsize=7, ncol=2)
-    return _save(fig, path)
+    ax.set_ylabel(RATIO.replace("s_", "h_") + " (geometric mean over seeds)")
+    ax.set_title("Vanilla RNN at init, " + r"$W_{hh}$ spectral radius $\rho$" + f"\n{_subtitle(result)}", fontsize=9)
+    fig.legend(fontsize=7, loc="outside right upper")
+    return save(fig, path)
 
 
 def speed(result: dict, path) -> Path:
@@ -167,13 +203,13 @@ def speed(result: dict, path) -> Path:
     from benchmark.measurements import stats
 
     rows = [r for r in result["rows"] if r["status"] == "ok"]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 5.0), layout="constrained")
     seq_max = max(r["seq"] for r in rows)
     dashes = {"cudnn": "-", "scratch": "--", "compile": ":"}
     hiddens = sorted({r["hidden"] for r in rows})
     for (family, backend) in dict.fromkeys((r["family"], r["backend"]) for r in rows):
         mine = [r for r in rows if r["family"] == family and r["backend"] == backend and r["seq"] == seq_max]
-        kw = dict(color=COLOURS.get(family), linestyle=dashes.get(backend, "-"), marker="o", label=f"{family} {backend}")
+        kw = dict(color=colour(family), linestyle=dashes.get(backend, "-"), marker="o", label=f"{family} {backend}")
         tps = [stats.summary(r["train_tokens_per_s"] for r in mine if r["hidden"] == h)["mean"] for h in hiddens]
         left.plot(*zip(*[(h, t) for h, t in zip(hiddens, tps) if t]), **kw)
         if family != "rnn" and all("train_time_vs_rnn" in r for r in mine):
@@ -191,11 +227,11 @@ def speed(result: dict, path) -> Path:
         ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.set_xlabel(f"hidden size (units), sequence {seq_max}")
         ax.set_ylabel(ylabel)
-        ax.legend(fontsize=7)
+        _legend_below(ax, ncol=2)
     left.set_yscale("log")
     fig.suptitle(f"Training speed, batch {rows[0]['batch']}, {len({r['seed'] for r in rows})} seeds\n{_subtitle(result)}",
                  fontsize=9)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def parameters(result: dict, path) -> Path:
@@ -203,7 +239,7 @@ def parameters(result: dict, path) -> Path:
     for family in dict.fromkeys(r["family"] for r in result["rows"]):
         rows = [r for r in result["rows"] if r["family"] == family]
         ax.plot([r["hidden"] for r in rows], [r["measured_cudnn"] for r in rows], marker="o",
-                color=COLOURS.get(family), label=f"{family} measured")
+                color=colour(family), label=f"{family} measured")
         ax.plot([r["hidden"] for r in rows], [r["closed_form"] for r in rows], linestyle=":", color="black",
                 linewidth=0.8, label="closed form G(h(h+x)+2h)" if family == "rnn" else None)
     ax.set_xscale("log", base=2)
@@ -212,7 +248,7 @@ def parameters(result: dict, path) -> Path:
     ax.set_ylabel("parameters (count, one layer)")
     ax.set_title(f"Parameters vs hidden size (input x={result['rows'][0]['input_size']})\n{_subtitle(result)}", fontsize=9)
     ax.legend(fontsize=7)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 # measurement NAME -> its figures: (function, file name) in the measurement's folder
