@@ -102,7 +102,7 @@ def test_report_is_self_contained_and_embeds_every_plot_and_table(run_dir):
     for png in pngs:
         assert base64.b64encode(png.read_bytes()).decode() in page
     for aspect in ("parameters", "memory", "gradient flow", "training speed", "gradient problem", "use cases"):
-        assert f"<td>{aspect}</td>" in page
+        assert f">{aspect}</td>" in page
     for name in ("parameters.csv", "memory_span.csv", "gradient_flow.csv", "speed.csv"):
         assert name in page
     assert not re.search(r"""(src|href)\s*=\s*["']?https?:""", page)
@@ -123,9 +123,9 @@ def test_report_renders_run_md_as_markdown_and_escapes_raw_html(run_dir):
     out, _ = run_dir
     page = write_report(out).read_text()
     assert "<pre>" not in page and "<li>command: <code>" in page  # RUN.md's list, rendered
-    floats = [t for t in re.findall(r'<td class="num">([^<]*)</td>', page) if "." in t or "e" in t]
+    floats = [t for t in re.findall(r'<td[^>]*>([-0-9.,e+]+)</td>', page) if "." in t]
     assert floats and all(len(re.sub(r"e.*|\D", "", t).lstrip("0")) <= 4 for t in floats)  # 4 significant figures
-    assert "<td>train_tokens_per_s</td><td>tokens/s (forward+backward)</td>" in page  # units: one row each
+    assert re.search(r">train_tokens_per_s</td>\s*<td[^>]*>tokens/s \(forward\+backward\)</td>", page)  # a row each
     assert "Rough numbers" in page  # a smoke profile
     note = (out / "RUN.md").read_text()
     (out / "RUN.md").write_text("# Notes\n\n<img src=x onerror=alert(1)>\n")
@@ -179,8 +179,8 @@ def test_matrix_report_shows_tables_curves_speed_memory_and_every_cell(matrix_di
     assert "7: 5 ok, 1 failed, 1 skipped" in page
     details = page[page.index("<details><summary>Cells"):]
     for r in records:
-        assert f"<td>{r['cell']}</td>" in details
-    assert "no data: put it in DATA/copy" in details and 'class="failed"' in details
+        assert f">{r['cell']}</td>" in details
+    assert "no data: put it in DATA/copy" in details and re.search(r'class="[^"]* failed"', details)
     assert not re.search(r"""(src|href)\s*=\s*["']?https?:""", page) and "<script" not in page
 
 

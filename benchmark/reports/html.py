@@ -10,16 +10,17 @@ embedded as base64 data URIs; tables are inline HTML; the stylesheet is inline.
 from __future__ import annotations
 
 import base64
-import csv
 import html
 from collections import Counter
 from pathlib import Path
 
+import pandas as pd
 from markdown_it import MarkdownIt
 
 from benchmark.engine.store import ResultsStore
 from benchmark.measurements import MEASUREMENTS, results
 from benchmark.reports import matrix_plots, papers, plots, rnn_vs_lstm, tables
+from benchmark.reports.render import Table, render
 
 STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:0.85em}th,td{border:1px solid #bbb;padding:4px 6px;
@@ -48,37 +49,9 @@ def redraw_plots(run_dir: Path) -> list[Path]:
     return pngs
 
 
-def table_html(header: list[str], rows: list[list], classes: list[str] | None = None) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = []
-    for i, row in enumerate(rows):
-        cls = f' class="{classes[i]}"' if classes and classes[i] else ""
-        body.append(f"<tr{cls}>" + "".join(_td(v) for v in row) + "</tr>")
-    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
-
-
-def _td(v) -> str:
-    v = _number(v) if isinstance(v, str) else v
-    num = ' class="num"' if isinstance(v, (int, float)) and not isinstance(v, bool) else ""
-    return f"<td{num}>{html.escape(_fmt(v))}</td>"
-
-
-def _number(text: str):
-    """A CSV cell as its number, so that it is formatted like one; other text unchanged."""
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
-
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"  # 4 significant figures: a table to read, the CSV and JSON keep every digit
-    return "" if v is None else str(v)
+def table_html(frame: pd.DataFrame, classes: list[str] | None = None) -> str:
+    """A table through the one renderer (reports/render.py): 4 significant figures, CSS classes per row."""
+    return render([Table(frame, classes=classes)], "html")
 
 
 def facts_html(pairs: list[list[str]]) -> str:
@@ -93,9 +66,18 @@ def image_html(path: Path) -> str:
 
 
 def csv_html(path: Path) -> str:
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    return table_html(rows[0], rows[1:]) if rows else ""
+    frame = pd.read_csv(path, dtype=object, keep_default_na=False)  # as written; numbers parsed below
+    return table_html(frame.apply(lambda column: column.map(_number)))
+
+
+def _number(text: str):
+    """A CSV cell as its number, so that it is formatted like one; other text unchanged."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def matrix_html(run_dir: Path, records: list) -> tuple[list[str], set[Path]]:
@@ -119,11 +101,11 @@ def matrix_html(run_dir: Path, records: list) -> tuple[list[str], set[Path]]:
                      f"<p>{html.escape(task)}: no learning curve recorded (no cell finished, or none kept a curve).</p>")
     parts.append("<h2>Speed and memory</h2>")
     parts += [image_html(p) for p in figures["speed"] + figures["memory"]] or ["<p>No cell finished: nothing to show.</p>"]
-    cells = [[r["cell"], names.get(r["group"], ""), r["status"], r.get("wall_s"), r.get("device"), _why(r)]
-             for r in records]
+    cells = pd.DataFrame([{"cell": r["cell"], "label": names.get(r["group"], ""), "status": r["status"],
+                           "seconds": r.get("wall_s"), "device": r.get("device"), "reason or error": _why(r)}
+                          for r in records], dtype=object)
     parts.append(f"<details><summary>Cells ({len(records)})</summary>"
-                 + table_html(["cell", "label", "status", "seconds", "device", "reason or error"], cells,
-                              [r["status"].replace("/", "-") if r["status"] != "ok" else "" for r in records])
+                 + table_html(cells, [r["status"].replace("/", "-") if r["status"] != "ok" else "" for r in records])
                  + "</details>")
     return parts, {p for ps in figures.values() for p in ps}
 
@@ -144,19 +126,13 @@ def measurement_html(run_dir: Path) -> tuple[list[str], set[Path]]:
         parts.append(f'{heading}<div class="note">{MARKDOWN.render(text)}</div>')
     published = papers.load(run_dir)
     if published:
-        header = ["paper", "task", "model", "metric", "split", "published", "ours", "ci95", "seeds", "rel_diff",
-                  "verdict", "evidence", "settings", "device"]
         parts.append("<h2>Published results under their own protocols</h2><p>Ours: mean and 95% t-interval over "
                      "seeds of the runs in this folder (results.jsonl) under each paper's preset; rule: "
                      "configs/references.yaml and benchmark/reports/papers.py.</p>"
-                     + table_html(header, [[r.get(h) for h in header] for r in published],
-                                  [r["verdict"].replace(" ", "-") for r in published]))
+                     + render([papers.frame(published, detail=True)], "html"))
     rows = rnn_vs_lstm.load(run_dir)
     if rows:
-        header = list(rnn_vs_lstm.COLUMNS)
-        parts.append("<h2>The lecture's table, reproduced</h2><p>Values: mean [95% t-interval] over seeds; "
-                     "comparisons pair seed i of one family with seed i of the other.</p>"
-                     + table_html(header, [[r.get(h) for h in header] for r in rows], [r["verdict"] for r in rows]))
+        parts.append("<h2>The lecture's table, reproduced</h2>" + render([rnn_vs_lstm.frame(rows)], "html"))
     for name in MEASUREMENTS.values():
         folder = run_dir / name
         if not folder.is_dir():
@@ -170,7 +146,7 @@ def measurement_html(run_dir: Path) -> tuple[list[str], set[Path]]:
             seeds = (result.get("settings") or {}).get("seeds", [result.get("seed")])
             parts.append(f"<p>Device: {html.escape(str(result.get('device')))}; seeds "
                          f"{html.escape(', '.join(map(str, seeds)))}</p>"
-                         + table_html(["quantity", "unit"], [[f"{k}", v] for k, v in (result.get("units") or {}).items()]))
+                         + table_html(pd.DataFrame(list((result.get("units") or {}).items()), columns=["quantity", "unit"])))
         csv_path = folder / f"{name}.csv"
         if csv_path.exists():
             parts.append(f"<details><summary>{csv_path.name}: every row</summary>{csv_html(csv_path)}</details>")

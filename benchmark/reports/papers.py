@@ -118,11 +118,12 @@ def table(refs, cells: dict, store: ResultsStore) -> list[dict]:
     return rows
 
 
-def frame(rows: list[dict]) -> Table:
-    """The people's table: published beside ours, the interval, the verdict (CSV: every column)."""
+def frame(rows: list[dict], detail: bool = False) -> Table:
+    """The people's table: published beside ours, the interval, the verdict; `detail` adds the
+    evidence, the protocol's settings and the device (the HTML report has the room)."""
     shown = ["paper", "task", "model", "metric (split)", "published", "ours (mean)", "95% CI", "seeds", "rel. diff",
-             "verdict"]
-    data = pd.DataFrame([{**{c: r.get(c) for c in COLUMNS}, "metric (split)": f"{r['metric']} ({r['split']})",
+             "verdict", *(["evidence", "settings", "device"] if detail else [])]
+    data = pd.DataFrame([{**{c: r.get(c) for c in (*COLUMNS, "device")}, "metric (split)": f"{r['metric']} ({r['split']})",
                           "ours (mean)": r["ours"], "95% CI": r["ci95"],
                           "rel. diff": f"{r['rel_diff']:+.1%}" if r["rel_diff"] is not None else ""}
                          for r in rows], dtype=object)
