@@ -30,7 +30,8 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 .failed{background:#fdd}.skipped,.n-a{background:#eee}
 .caveat{background:#fff3cd;border:1px solid #d9b44a;border-radius:4px;padding:0.6em 1em;margin:1em 0}
 .note{background:#f7f7f7;border-left:4px solid #ccc;padding:0.2em 1em}.note h1{font-size:1.2em}
-details{margin:0.5em 0}summary{cursor:pointer}"""
+details{margin:0.5em 0}summary{cursor:pointer}.table-note{font-size:0.85em;color:#555;margin:0.2em 0}
+table.results td{text-align:left}"""
 TITLES = {"parameters": "Parameters", "memory_span": "Memory span (lag recall, copy, adding)", "gradient_flow": "Gradient flow",
           "speed": "Speed and memory"}
 ROUGH = ("<div class=\"caveat\"><strong>Rough numbers: smoke profile.</strong> Smoke runs train small models for few "

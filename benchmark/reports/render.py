@@ -155,5 +155,5 @@ def _html(table: Table) -> str:
 
     title = f"<h3>{html.escape(table.title)}</h3>" if table.title else ""
     body = _styler(table, "html").set_table_attributes('class="results"').to_html()
-    notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in table.notes)
+    notes = "".join(f'<p class="table-note">{html.escape(n)}</p>' for n in table.notes)
     return f"{title}{body}{notes}"
