@@ -8,6 +8,7 @@ from benchmark import config
 from benchmark.bench.overhead import make_cell
 from benchmark.config import ConfigError, parse_set
 from benchmark.engine.cells import build_cells, check_own_files
+from benchmark.engine.records import base_record
 from benchmark.engine.runner import build_module, fit_cell
 from benchmark.launchers import run_matrix
 from benchmark.engine.store import ResultsStore
@@ -126,3 +127,13 @@ def test_default_data_sets_hub_sources_and_existing_files_pass_the_check(tmp_pat
     ]
     check_own_files(fine, empty)
     check_own_files(fine, None)
+
+
+def test_a_record_written_before_a_setting_existed_still_counts_as_done(tmp_path):
+    (cell,) = build_cells(["copy"], ["rnn"], ["cudnn"], 1, "smoke", {})
+    old = {**base_record(cell), "status": "ok"}
+    del old["config"]["settings"]["encoding"]  # as a record from before copy.encoding existed
+    old["group"] = "0123456789"
+    old["key"] = f"{cell.name}/0123456789"
+    ResultsStore(tmp_path).append(old)
+    assert not ResultsStore(tmp_path).todo(cell.key, ResultsStore(tmp_path).latest(), retry_failed=False)

@@ -55,8 +55,10 @@ class ResultsStore:
         return out
 
     def latest(self) -> dict[str, CellRecord]:
-        """Newest record per cell key."""
-        return {r["key"]: r for r in self.records()}
+        """Newest record per cell key, the key as this version computes it: a record written before a
+        setting existed counts as trained with its default (engine.cells.current_group), so adding
+        a setting does not make finished cells run again."""
+        return {current_key(r): r for r in self.records()}
 
     def current(self) -> list[CellRecord]:
         """The newest record of each cell, in first-seen order: what tables should summarise."""
@@ -67,3 +69,10 @@ class ResultsStore:
         if record is None or record["status"] == SKIPPED:  # skipped: data may be there now
             return True
         return record["status"] == FAILED and retry_failed
+
+
+def current_key(record: CellRecord) -> str:
+    from benchmark.engine.cells import current_group  # loads the task registry: only once records are read
+
+    group = current_group(record["config"]) if isinstance(record.get("config"), dict) else None
+    return f"{record['cell']}/{group}" if group and record.get("cell") else record["key"]
