@@ -44,7 +44,7 @@ from tasks.data.synthetic import VOCAB, make_copy_batch
 
 NAME = "gradient_flow"
 VANISHED = 1e-2
-UNITS = {"ratio": "||dL/ds_{T-k}|| / ||dL/ds_T|| (dimensionless); s = h, the LSTM's C (`c`), or prod f (`forget`)",
+UNITS = {"ratio": "‖∂L/∂s(T−k)‖ / ‖∂L/∂s(T)‖ (dimensionless); s = h, the LSTM's C (`c`), or prod f (`forget`)",
          "lag": "time steps k", "test_recall_acc": "the trained cell's lag-recall accuracy (test set, fraction)"}
 SOLVED = "recall_acc>=0.99"
 
