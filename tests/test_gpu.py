@@ -72,3 +72,68 @@ def test_speed_measurement_takes_precisions_and_skips_what_this_device_cannot_ru
         assert rows["cudnn+fp16"]["status"].startswith("skipped: fp16")
         assert rows["graph"]["status"].startswith("skipped: CUDA graphs need a CUDA device")
         assert rows["cudnn+bf16"]["status"] == "ok" and rows["cudnn+bf16"]["out_dtype"] == "bfloat16"
+
+
+def test_parallel_auto_on_a_cpu_never_oversubscribes_the_idle_cores():
+    from benchmark.launchers.packing import choose
+    assert choose(20, cpus=16, threads=1)[0] == 16
+    assert choose(10, cpus=16, threads=4)[0] == 4
+    assert choose(3, cpus=16, threads=1) == (3, "16 idle core(s) of 16 (1-min load 0.0) / 1 thread(s) per cell, "
+                                                "capped by 3 cell(s) to run")
+    assert choose(10, cpus=16, threads=2, load=10.2)[0] == 3    # others' work takes 10 cores
+    n, why = choose(10, cpus=2, threads=1, load=3.4)
+    assert n == 1 and why.endswith("one at least")
+    assert choose(10, cpus=8, threads=None)[0] == 8              # --threads 0: an equal share, one core each
+
+
+def test_parallel_auto_on_gpus_fits_free_memory_and_leaves_busy_gpus_alone():
+    from benchmark.launchers.packing import CONTEXT_BYTES, MAX_PER_GPU, Gpu, choose
+    gib = 2**30
+    big = Gpu(free_bytes=70 * gib, busy_percent=0)
+    assert choose(20, cpus=16, threads=1, gpus=(big,))[0] == MAX_PER_GPU                # compute caps it
+    assert choose(20, cpus=16, threads=1, gpus=(big, big))[0] == 2 * MAX_PER_GPU
+    assert choose(3, cpus=16, threads=1, gpus=(big,))[0] == 3                           # cells cap it
+    tight = Gpu(free_bytes=int((3 * (gib + CONTEXT_BYTES)) / 0.9) + 1, busy_percent=None)
+    n, why = choose(20, cpus=16, threads=1, gpus=(tight,), cell_bytes=gib)             # memory caps it
+    assert n == 3 and "measured peak" in why and "utilisation unknown" in why
+    assert choose(20, cpus=16, threads=1, gpus=(Gpu(70 * gib, 80),))[0] == 1           # someone else's job
+    assert choose(20, cpus=16, threads=1, gpus=(Gpu(gib // 2, 0),))[0] == 1            # always one at least
+    assert "assumed peak" in choose(20, cpus=16, threads=1, gpus=(big,))[1]
+
+
+def test_a_cells_measured_peak_comes_from_earlier_cuda_records():
+    from benchmark.launchers.packing import measured_cell_bytes
+    records = [{"peak_mem_kind": "cuda_max_allocated", "peak_mem_bytes": 5}, {"peak_mem_kind": "cpu_rss_growth",
+                                                                              "peak_mem_bytes": 99},
+               {"peak_mem_kind": "cuda_max_allocated", "peak_mem_bytes": 7}, {"status": "failed"}]
+    assert measured_cell_bytes(records) == 7
+    assert measured_cell_bytes(records[1:2]) is None
+
+
+def test_ray_tasks_get_a_fraction_of_a_gpu_when_cells_share_it():
+    from benchmark.launchers.packing import ray_gpus_per_task
+    assert ray_gpus_per_task(devices=1, cluster_gpus=1, parallel=4) == 0.25
+    assert ray_gpus_per_task(devices=1, cluster_gpus=2, parallel=5) == 1 / 3
+    assert ray_gpus_per_task(devices=1, cluster_gpus=4, parallel=2) == 1
+    assert ray_gpus_per_task(devices=2, cluster_gpus=4, parallel=2) == 2
+    assert ray_gpus_per_task(devices=1, cluster_gpus=0, parallel=4) == 0
+
+
+def test_parallel_accepts_auto_or_a_positive_integer(tmp_path, capsys):
+    import json
+    assert main(["run", "--tasks", "copy", "--parallel", "0", "--out", str(tmp_path)]) == 2
+    assert "expected auto or an integer >= 1" in capsys.readouterr().err
+    code = main(["run", "--tasks", "copy", "--models", "rnn", "--parallel", "auto", "--set", "train.max_steps=2",
+                 "--set", "copy.delay=3", "--set", "model.hidden=4", "--out", str(tmp_path), "--wandb", "disabled"])
+    assert code == 0
+    records = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert [r["status"] for r in records] == ["ok"]
+
+
+def test_parallel_auto_says_its_choice_in_one_line_and_a_number_passes_through():
+    from benchmark.launchers.packing import resolve
+    said = []
+    assert resolve(3, 10, 1, [], cpus=2, say=said.append) == 3 and said == []
+    n = resolve("auto", 1, 1, [], cpus=2, say=said.append)
+    assert n == 1 and len(said) == 1
+    assert torch.cuda.is_available() or re.match(r"--parallel auto: 1 cell\(s\) at once: \d+ idle core\(s\) of 2 ", said[0])
