@@ -40,6 +40,7 @@ from benchmark.engine.host_memory import retain_freed_memory
 from benchmark.engine.runner import build_module, quiet_lightning, run_cell
 from benchmark.engine.store import ResultsStore
 from benchmark.errors import ConfigError, DataUnavailable
+from tasks.base import make_optimizer
 from tasks.data.synthetic import SPLIT_OFFSET, GeneratedData
 
 
@@ -92,8 +93,8 @@ def plain_module(cell: Cell, data_dir=None):
 
 def plain_step(module, train, device):
     """One hand-written training step over `module` as the cell's Trainer takes it: the
-    task's loss, Adam with the cell's lr and weight decay, clipping, its precision."""
-    opt = torch.optim.Adam(module.parameters(), lr=train.lr, weight_decay=train.weight_decay)
+    task's loss, its optimiser (Adam by default) with the cell's settings, clipping, its precision."""
+    opt = make_optimizer(list(module.parameters()), train)  # the cell's: fused on CUDA, foreach elsewhere
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=train.precision == "bf16-mixed")
 
     def step(batch):
