@@ -165,6 +165,9 @@ def _bench_parser(sub) -> None:
     over.add_argument("--steps", type=at_least(2), default=60, help="training steps per repeat (default: 60)")
     over.add_argument("--repeats", type=at_least(1), default=7, help="timed repeats of each, interleaved (default: 7)")
     over.add_argument("--threads", type=at_least(0), help=THREADS_HELP + "; both paths run with the same")
+    over.add_argument("--profiler", action="store_true",
+                      help="also print torch.profiler's host and device time per step of both paths (one more run "
+                           "each, after the timed repeats)")
     over.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                       help="override a config value, e.g. train.batch_size=32, copy.delay=50")
     over.add_argument("--data-dir", default=os.environ.get("RNNBENCH_DATA_DIR"),

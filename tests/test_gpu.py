@@ -180,3 +180,29 @@ def test_compile_reduce_overhead_uses_cuda_graphs_on_a_gpu_and_says_it_falls_bac
     runner._note_once.cache_clear()
     assert runner.compile_options("reduce-overhead", cuda=False) == {}
     assert "CUDA graphs need a GPU; compiling the encoder in the default mode" in capsys.readouterr().err
+
+
+def test_bench_overhead_profiler_prints_host_and_device_time_per_step(capsys):
+    code = main(["bench", "overhead", "--hidden", "8", "--steps", "4", "--repeats", "1", "--profiler",
+                 "--set", "copy.delay=5", "--set", "train.batch_size=4"])
+    out = capsys.readouterr().out
+    assert code == 0
+    line = re.search(r"^torch.profiler, steps 2..4, one run each: cell host ([\d.]+) ms/step, device (.+?); "
+                     r"plain host ([\d.]+) ms/step, device (.+)$", out, re.M)
+    assert line and float(line[1]) > 0 and float(line[3]) > 0
+    if not torch.cuda.is_available():
+        assert line[2].startswith("n/a (cpu") and line[4].startswith("n/a (cpu")
+
+
+def test_the_profiled_window_leaves_out_the_first_step():
+    import time
+
+    from benchmark.bench.step_profile import StepWindow
+    window = StepWindow(torch.device("cpu"))
+    for step, pause in enumerate((0.2, 0.01, 0.01)):  # a slow first step, as a warm-up is
+        window.begin(step)
+        time.sleep(pause)
+        torch.ones(4).sum()
+        window.end()
+    host_ms, device_ms = window.per_step_ms()
+    assert window.steps == 2 and 10 <= host_ms < 100 and device_ms is None
