@@ -206,3 +206,29 @@ def test_the_profiled_window_leaves_out_the_first_step():
         window.end()
     host_ms, device_ms = window.per_step_ms()
     assert window.steps == 2 and 10 <= host_ms < 100 and device_ms is None
+
+
+def test_mps_starts_only_when_cells_share_a_gpu_and_nobody_runs_it():
+    from benchmark.launchers.mps import decide
+    binary = "/usr/bin/nvidia-cuda-mps-control"
+    assert decide(4, cuda=True, binary=binary, running=False)[0] == "start"
+    assert decide(4, cuda=True, binary=binary, running=True)[0] == "use"    # someone else's: left alone
+    assert decide(4, cuda=True, binary=None, running=False)[0] == "none"
+    assert decide(1, cuda=True, binary=binary, running=False)[0] == "none"  # nothing shares the GPU
+    action, why = decide(4, cuda=False, binary=None, running=False)
+    assert action == "none" and "no CUDA device" in why
+
+
+def test_mps_on_a_cpu_is_one_note_and_nothing_started(monkeypatch):
+    import subprocess
+
+    from benchmark.launchers import mps
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("nothing may start on a CPU"))
+    said = []
+    with mps.for_run(2, said.append) as action:
+        assert action == "none"
+    assert said == ["MPS: not used: no CUDA device (cells share CPU cores, not a GPU)"]
+    with mps.for_run(1, said.append):
+        pass
+    assert len(said) == 1

@@ -17,7 +17,7 @@ from benchmark.engine.progress import Progress
 from benchmark.engine.records import FAILED, LOST, SKIPPED, na_record
 from benchmark.engine.store import ResultsStore
 from benchmark.errors import ConfigError
-from benchmark.launchers import local, packing, ray, slurm, tracking
+from benchmark.launchers import local, mps, packing, ray, slurm, tracking
 from benchmark.launchers.worker import Job
 
 LAUNCHERS = ("local", "ray", "slurm")
@@ -57,15 +57,17 @@ def run_matrix(cells: list[Cell], out_dir, data_dir=None, retry_failed=False, st
         jobs = [Job(c, str(out), str(Path(data_dir).resolve()) if data_dir else None, tracked, devices, threads,
                     launcher) for c in todo]
         progress = Progress(len(cells), len(todo), stream, parallel=parallel)
-        for record in _launch(launcher, jobs, parallel, progress.start, out, devices, ray_address, slurm_cluster):
-            if record["status"] != LOST:
-                store.append(record)
-                summary.ran += 1
-            progress.finish(record["cell"], record, took=record.get("wall_s"))
-            if record["status"] in (FAILED, LOST):
-                summary.failed.append(record)
-            elif record["status"] == SKIPPED:
-                summary.skipped_cells.append(record)
+        # MPS lets the workers' kernels overlap on a shared GPU (this machine's workers only)
+        with mps.for_run(parallel if launcher == "local" and jobs else 1, functools.partial(print, file=stream)):
+            for record in _launch(launcher, jobs, parallel, progress.start, out, devices, ray_address, slurm_cluster):
+                if record["status"] != LOST:
+                    store.append(record)
+                    summary.ran += 1
+                progress.finish(record["cell"], record, took=record.get("wall_s"))
+                if record["status"] in (FAILED, LOST):
+                    summary.failed.append(record)
+                elif record["status"] == SKIPPED:
+                    summary.skipped_cells.append(record)
         summary.tracking = tracked  # the W&B summary run is the reports' (benchmark.reports.wandb_summary)
     return summary
 

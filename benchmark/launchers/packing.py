@@ -18,6 +18,8 @@ import math
 import os
 from dataclasses import dataclass
 
+import torch
+
 AUTO = "auto"
 CONTEXT_BYTES = 600 * 2**20  # a CUDA context and cuDNN/cuBLAS workspaces, per process
 CELL_BYTES = 2 * 2**30       # a cell's peak when no record measured one: above the full profile's cells
@@ -88,8 +90,6 @@ def measured_cell_bytes(records) -> int | None:
 
 def machine_gpus() -> tuple:
     """Free memory and current utilisation of each visible GPU; () without CUDA."""
-    import torch  # the launchers' callers have loaded it already; kept here with its only use
-
     if not torch.cuda.is_available():
         return ()
     out = []
