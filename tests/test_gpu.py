@@ -232,3 +232,8 @@ def test_mps_on_a_cpu_is_one_note_and_nothing_started(monkeypatch):
     with mps.for_run(1, said.append):
         pass
     assert len(said) == 1
+
+
+def test_an_unknown_speed_precision_is_named(capsys):
+    assert main(["measure", "speed", "--set", "speed.precisions=[fp8]"]) == 2
+    assert "bad speed.precisions ['fp8']: choose from fp32, bf16, fp16" in capsys.readouterr().err

@@ -20,6 +20,7 @@ import torch
 
 from benchmark.config import ModelConfig
 from benchmark.engine import environment
+from benchmark.errors import ConfigError
 from benchmark.measurements.timing import device_sync, time_call
 from benchmark.models import Encoder
 from benchmark.models.cudnn_algo import H100, cudnn_algorithm, gpu_of
@@ -182,6 +183,9 @@ def streaming_latency(family, backend, hidden, settings, device, seed: int = 0, 
 
 def run(settings: dict, out_dir, profile: str) -> dict:
     device = environment.device()
+    bad = [p for p in settings.get("precisions", ["fp32"]) if p not in PRECISIONS]
+    if bad:
+        raise ConfigError(f"bad speed.precisions {bad}: choose from {', '.join(PRECISIONS)}")
     rows = []
     # Seeds outermost: each seed is a full pass over the grid (fresh weights and inputs), so
     # a slow spell of the machine lands in one seed's pairs, not in one family's numbers.
