@@ -36,6 +36,21 @@ def at_least(minimum: int):
     return parse
 
 
+def parallel_arg(text: str):
+    """`--parallel`: `auto` (chosen from the free cores or GPU memory) or an integer >= 1."""
+    if text == "auto":
+        return text
+    try:
+        return at_least(1)(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"bad value {text!r}: expected auto or an integer >= 1") from None
+
+
+parallel_arg.__name__ = "auto or an integer >= 1"
+PARALLEL_HELP = ("cells in flight at once, or auto: as many as the idle cores hold at --threads each, or on GPUs "
+                 "as many as free memory and utilisation allow, at most 4 per GPU (default: 1)")
+
+
 def main(argv=None) -> int:
     parser = _parser()
     try:
@@ -81,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--launcher", default="local", choices=("local", "ray", "slurm"),
                      help="where cells train: local (this machine), ray (a Ray cluster; pip install "
                           "'rnnbench[ray]'), slurm (jobs through submitit; 'rnnbench[slurm]') (default: local)")
-    run.add_argument("--parallel", type=at_least(1), default=1, help="cells in flight at once (default: 1)")
+    run.add_argument("--parallel", type=parallel_arg, default=1, help=PARALLEL_HELP)
     run.add_argument("--threads", type=at_least(0), help=THREADS_HELP)
     run.add_argument("--ray-address", help="join this Ray cluster (default: start a local one)")
     run.add_argument("--devices", type=at_least(1), default=1,
@@ -157,6 +172,9 @@ def _bench_parser(sub) -> None:
     over.add_argument("--steps", type=at_least(2), default=60, help="training steps per repeat (default: 60)")
     over.add_argument("--repeats", type=at_least(1), default=7, help="timed repeats of each, interleaved (default: 7)")
     over.add_argument("--threads", type=at_least(0), help=THREADS_HELP + "; both paths run with the same")
+    over.add_argument("--profiler", action="store_true",
+                      help="also print torch.profiler's host and device time per step of both paths (one more run "
+                           "each, after the timed repeats)")
     over.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                       help="override a config value, e.g. train.batch_size=32, copy.delay=50")
     over.add_argument("--data-dir", default=os.environ.get("RNNBENCH_DATA_DIR"),
@@ -341,7 +359,7 @@ def _measurement_parsers(sub) -> None:
     papers.add_argument("--models", help="run only these models' rows")
     papers.add_argument("--data-dir", default=os.environ.get("RNNBENCH_DATA_DIR"),
                         help="folder of local data sets laid out like shared/data (env RNNBENCH_DATA_DIR)")
-    papers.add_argument("--parallel", type=at_least(1), default=1, help="cells in flight at once (default: 1)")
+    papers.add_argument("--parallel", type=parallel_arg, default=1, help=PARALLEL_HELP)
     reproduce.set_defaults(func=cmd_reproduce)
     report = sub.add_parser("report", help="self-contained HTML report (tables and plots embedded) of a run folder")
     report.add_argument("dir", help="run folder written by `run`, `measure` or `reproduce`")

@@ -118,7 +118,8 @@ class TrainConfig:
     test_batches: int = 0
     log_every: int = 50         # steps between logged points (and NaN checks)
     precision: str = "32-true"
-    compile: bool = False       # torch.compile the encoder (for the scratch backend on a GPU)
+    # torch.compile the encoder: true, or reduce-overhead (and CUDA graphs on a GPU)
+    compile: bool | str = dataclasses.field(default=False, metadata={"also": ("reduce-overhead",)})
     stop_at: str = ""           # METRIC>=VALUE or METRIC<=VALUE on validation: stop when met; "" = off
     optimizer: str = "adam"     # OPTIMIZERS
     momentum: float = 0.0       # sgd and rmsprop
@@ -134,8 +135,8 @@ class TrainConfig:
         for name in ("weight_decay", "val_every", "val_batches", "test_batches"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"bad train.{name} {getattr(self, name)!r}: expected a number >= 0")
-        if not isinstance(self.compile, bool):
-            raise ConfigError(f"bad train.compile {self.compile!r}: expected true or false")
+        if not isinstance(self.compile, bool) and self.compile != "reduce-overhead":
+            raise ConfigError(f"bad train.compile {self.compile!r}: expected true, false or reduce-overhead")
         allowed = ("32-true", "bf16-mixed", "16-mixed", "64-true")
         if self.precision not in allowed:
             raise ConfigError(f"bad train.precision {self.precision!r}: expected one of {', '.join(allowed)}")
@@ -296,15 +297,16 @@ def build(cls, values: dict | None, where: str):
     if unknown:
         raise ConfigError(f"unknown {where} setting(s) {unknown}; allowed: {', '.join(fields)}")
     for name, value in values.items():
-        default = fields[name].default
-        values[name] = _coerce(value, default, f"{where}.{name}")
+        also = fields[name].metadata.get("also", ())  # named values beside the default's type
+        if value not in also:
+            values[name] = _coerce(value, fields[name].default, f"{where}.{name}", also)
     try:
         return cls(**values)
     except TypeError as e:
         raise ConfigError(f"bad {where} settings: {e}") from None
 
 
-def _coerce(value, default, where):
+def _coerce(value, default, where, also=()):
     if default is None or default is dataclasses.MISSING or value is None:
         return value
     kind = type(default)
@@ -326,5 +328,5 @@ def _coerce(value, default, where):
     else:
         ok = isinstance(value, kind)
     if not ok:
-        raise ConfigError(f"bad {where} {value!r}: expected {kind.__name__}")
+        raise ConfigError(f"bad {where} {value!r}: expected {kind.__name__}{''.join(f' or {a}' for a in also)}")
     return value

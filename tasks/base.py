@@ -151,17 +151,34 @@ class TaskModule(L.LightningModule):
         self.stage_metrics[stage].reset()
 
     def configure_optimizers(self):
+        # Lightning calls this after moving the module to its device, so the parameters say where it runs.
+        opt = make_optimizer(list(self.parameters()), self.train_cfg)
         t = self.train_cfg
-        if t.optimizer == "sgd":
-            opt = torch.optim.SGD(self.parameters(), lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
-        elif t.optimizer == "rmsprop":
-            opt = torch.optim.RMSprop(self.parameters(), lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
-        else:
-            opt = torch.optim.Adam(self.parameters(), lr=t.lr, weight_decay=t.weight_decay)
         if not t.lr_decay_every:
             return opt
         schedule = torch.optim.lr_scheduler.LambdaLR(opt, functools.partial(lr_factor, t))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+def make_optimizer(params: list, t: TrainConfig) -> torch.optim.Optimizer:
+    """`train.optimizer` over `params`, updating every parameter at once (`multi_tensor`)."""
+    kw = multi_tensor(params[0].device, t)
+    if t.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay, **kw)
+    if t.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay,
+                                   foreach=kw.get("foreach", True))  # RMSprop has no fused kernel
+    return torch.optim.Adam(params, lr=t.lr, weight_decay=t.weight_decay, **kw)
+
+
+def multi_tensor(device: torch.device, t: TrainConfig) -> dict:
+    """How the optimiser steps all parameters together: `fused` on CUDA (one kernel for every
+    parameter's update instead of several per tensor: Adam's update was 15% of a GPU step in the
+    issue's profile), `foreach` elsewhere (one op over the list of tensors). Not fused under
+    16-mixed: a fused optimiser unscales gradients itself, and Lightning refuses to clip them then."""
+    if device.type == "cuda" and t.precision != "16-mixed":
+        return {"fused": True}
+    return {"foreach": True}
 
 
 def bits(nats: float) -> float:

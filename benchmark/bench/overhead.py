@@ -34,12 +34,14 @@ from lightning.fabric.utilities.apply_func import move_data_to_device
 
 from benchmark import config
 from benchmark.bench import provenance_line
+from benchmark.bench.step_profile import ProfileSteps, StepWindow, describe
 from benchmark.engine.cells import Cell, build_cells
 from benchmark.engine.environment import device, synchronize
 from benchmark.engine.host_memory import retain_freed_memory
 from benchmark.engine.runner import build_module, quiet_lightning, run_cell
 from benchmark.engine.store import ResultsStore
 from benchmark.errors import ConfigError, DataUnavailable
+from tasks.base import make_optimizer
 from tasks.data.synthetic import SPLIT_OFFSET, GeneratedData
 
 
@@ -92,8 +94,8 @@ def plain_module(cell: Cell, data_dir=None):
 
 def plain_step(module, train, device):
     """One hand-written training step over `module` as the cell's Trainer takes it: the
-    task's loss, Adam with the cell's lr and weight decay, clipping, its precision."""
-    opt = torch.optim.Adam(module.parameters(), lr=train.lr, weight_decay=train.weight_decay)
+    task's loss, its optimiser (Adam by default) with the cell's settings, clipping, its precision."""
+    opt = make_optimizer(list(module.parameters()), train)  # the cell's: fused on CUDA, foreach elsewhere
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=train.precision == "bf16-mixed")
 
     def step(batch):
@@ -106,9 +108,9 @@ def plain_step(module, train, device):
     return step
 
 
-def run_plain(cell: Cell, data_dir=None) -> tuple[float, float]:
+def run_plain(cell: Cell, data_dir=None, window: StepWindow | None = None) -> tuple[float, float]:
     """(b): steady tokens/s and the first step's seconds of a hand-written loop over the same
-    module, optimiser, clipping and batches."""
+    module, optimiser, clipping and batches; each step inside `window` when profiling."""
     module, data, device = plain_module(cell, data_dir)
     if not module.automatic_optimization:
         raise ConfigError(f"bench overhead compares automatic-optimisation tasks; {cell.task} steps by hand")
@@ -117,7 +119,11 @@ def run_plain(cell: Cell, data_dir=None) -> tuple[float, float]:
     start = time.perf_counter()
     tokens = 0
     for step, batch in zip(range(cell.train.max_steps), train_batches(data, device)):
+        if window:
+            window.begin(step)
         step_on(batch)
+        if window:
+            window.end()
         if step == 0:
             synchronize(device)
             steady = time.perf_counter()
@@ -158,6 +164,20 @@ def measure(cell: Cell, repeats: int, out_dir, data_dir=None, say=print) -> Over
     return result
 
 
+def profile_steps(cell: Cell, out_dir, data_dir=None, say=print) -> None:
+    """torch.profiler's host and device time per step (steps 2..N), one more run of each path."""
+    dev = device()
+    cell_window, plain_window = StepWindow(dev), StepWindow(dev)
+    record = run_cell(cell, Path(out_dir) / "profiled", data_dir, callbacks=[ProfileSteps(cell_window)])
+    if record["status"] != "ok":
+        raise ConfigError(f"cell {cell.name} {record['status']}: {record.get('error') or record.get('reason')}")
+    cell_ms = cell_window.per_step_ms()
+    run_plain(cell, data_dir, plain_window)
+    plain_ms = plain_window.per_step_ms()
+    say(f"torch.profiler, steps 2..{cell.train.max_steps}, one run each: cell {describe(*cell_ms, dev)}; "
+        f"plain {describe(*plain_ms, dev)}")
+
+
 def main(args) -> int:
     """Threads are the process's (`--threads`, set by the command line)."""
     if args.steps < 2 or args.repeats < 1:
@@ -172,6 +192,8 @@ def main(args) -> int:
     with tempfile.TemporaryDirectory(prefix="rnnbench-overhead-") as out:
         try:
             result = measure(cell, args.repeats, out, args.data_dir)
+            if args.profiler:  # apart from the timed repeats: the profiler slows what it watches
+                profile_steps(cell, out, args.data_dir)
         except DataUnavailable as e:  # a real-data task with no data directory (RNNBENCH_DATA_DIR)
             raise ConfigError(str(e)) from None
     cell_tps, plain_tps = statistics.median(result.cell_tps), statistics.median(result.plain_tps)

@@ -7,10 +7,12 @@ as the cell would start training it (gradient flow at initialisation, plain loop
 """
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import math
 import os
+import sys
 import time
 import traceback
 import warnings
@@ -193,6 +195,9 @@ def fast_paths(module, train) -> None:
       tunes convolutions only, not cuDNN's RNN kernels.
     - `train.compile`: torch.compile the encoder, which fuses the scratch cells' per-step
       gate arithmetic into few kernels; it costs a compile per cell, so it is off by default.
+      `reduce-overhead` also captures the compiled encoder in CUDA graphs (one launch per
+      replay instead of a few per time step): for fixed-shape tasks (a new shape recaptures)
+      on a GPU; elsewhere it compiles as `true` does and says so once.
     - bf16 mixed precision is `train.precision: bf16-mixed`, applied by the Trainer.
     - Host memory: freed blocks stay in the heap (benchmark/engine/host_memory.py), which on
       the CPU spares each step ~30k page faults.
@@ -205,7 +210,22 @@ def fast_paths(module, train) -> None:
         # this process; past its recompile limit it silently runs eager. A fresh cache per
         # cell keeps each cell compiled.
         torch._dynamo.reset()
-        module.encoder.compile()
+        module.encoder.compile(**compile_options(train.compile, torch.cuda.is_available()))
+
+
+def compile_options(setting, cuda: bool) -> dict:
+    """torch.compile's options for `train.compile` (true or reduce-overhead) on this machine."""
+    if setting != "reduce-overhead":
+        return {}
+    if cuda:
+        return {"mode": "reduce-overhead"}
+    _note_once("train.compile reduce-overhead: CUDA graphs need a GPU; compiling the encoder in the default mode")
+    return {}
+
+
+@functools.cache
+def _note_once(message: str) -> None:
+    print(f"note: {message}", file=sys.stderr, flush=True)
 
 
 def device_settings(devices: int) -> dict:

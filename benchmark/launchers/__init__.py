@@ -6,6 +6,7 @@ same whichever launcher ran the first half: a cell is done when the store says s
 """
 from __future__ import annotations
 
+import functools
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from benchmark.engine.progress import Progress
 from benchmark.engine.records import FAILED, LOST, SKIPPED, na_record
 from benchmark.engine.store import ResultsStore
 from benchmark.errors import ConfigError
-from benchmark.launchers import local, ray, slurm, tracking
+from benchmark.launchers import local, mps, packing, ray, slurm, tracking
 from benchmark.launchers.worker import Job
 
 LAUNCHERS = ("local", "ray", "slurm")
@@ -36,6 +37,7 @@ def run_matrix(cells: list[Cell], out_dir, data_dir=None, retry_failed=False, st
                launcher="local", parallel=1, devices=1, threads=None, ray_address=None, wandb="disabled",
                wandb_project=tracking.DEFAULT_PROJECT, slurm_cluster=None) -> Summary:
     """`wandb`: online, offline, disabled, or None to choose (see `tracking.resolve_mode`).
+    `parallel`: cells in flight, or "auto" to choose from the free cores or GPU memory (`packing`).
     `threads`: torch intra-op threads of each cell; None = this process's setting for cells run
     here, an equal share of the cores for workers (`--parallel`, Ray, Slurm)."""
     _check(launcher, parallel, devices)
@@ -50,20 +52,24 @@ def run_matrix(cells: list[Cell], out_dir, data_dir=None, retry_failed=False, st
                 store.append(na_record(cell))
         todo = [c for c in cells if not c.na_reason and store.todo(c.key, latest, retry_failed)]
         summary.skipped = len(cells) - len(todo)
+        parallel = packing.resolve(parallel, len(todo), threads, latest.values(), local.available_cpus(),
+                                   functools.partial(print, file=stream))
         tracked = tracking.plan(wandb, wandb_project, out, stream) if todo else tracking.Tracking()
         jobs = [Job(c, str(out), str(Path(data_dir).resolve()) if data_dir else None, tracked, devices, threads,
                     launcher) for c in todo]
         progress = Progress(len(cells), len(todo), stream, parallel=parallel)
-        for record in _launch(launcher, jobs, parallel, progress.start, out, devices, ray_address, slurm_cluster):
-            if record["status"] != LOST:
-                store.append(record)
-                summary.ran += 1
-                summary.records.append(record)
-            progress.finish(record["cell"], record, took=record.get("wall_s"))
-            if record["status"] in (FAILED, LOST):
-                summary.failed.append(record)
-            elif record["status"] == SKIPPED:
-                summary.skipped_cells.append(record)
+        # MPS lets the workers' kernels overlap on a shared GPU (this machine's workers only)
+        with mps.for_run(parallel if launcher == "local" and jobs else 1, functools.partial(print, file=stream)):
+            for record in _launch(launcher, jobs, parallel, progress.start, out, devices, ray_address, slurm_cluster):
+                if record["status"] != LOST:
+                    store.append(record)
+                    summary.ran += 1
+                    summary.records.append(record)
+                progress.finish(record["cell"], record, took=record.get("wall_s"))
+                if record["status"] in (FAILED, LOST):
+                    summary.failed.append(record)
+                elif record["status"] == SKIPPED:
+                    summary.skipped_cells.append(record)
         summary.tracking = tracked  # the W&B summary run is the reports' (benchmark.reports.wandb_summary)
     return summary
 
@@ -72,9 +78,11 @@ def _check(launcher, parallel, devices):
     if launcher not in LAUNCHERS:
         raise ConfigError(f"unknown --launcher {launcher!r}; choose from: {', '.join(LAUNCHERS)}")
     for name, value in (("--parallel", parallel), ("--devices", devices)):
+        if name == "--parallel" and value == packing.AUTO:
+            continue
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConfigError(f"bad {name} {value!r}: expected an integer >= 1")
-    if devices > 1 and parallel > 1 and launcher == "local":
+            raise ConfigError(f"bad {name} {value!r}: expected an integer >= 1{' or auto' if name == '--parallel' else ''}")
+    if devices > 1 and parallel != 1 and launcher == "local":
         raise ConfigError("--devices N trains one cell on N devices; combine it with --parallel only on Ray or Slurm")
     if launcher == "ray":  # fail before any work when the optional extra is missing
         ray.import_ray()

@@ -1,4 +1,4 @@
-"""Ray launcher: each cell a Ray task with its share of CPUs (or its GPUs), N in flight at a time.
+"""Ray launcher: each cell a Ray task with its share of CPUs (or of a GPU), N in flight at a time.
 
 `--ray-address` joins an existing cluster; otherwise a local one starts with this machine's
 CPUs and stops at the end. Workers return records to this runner, which appends them, so
@@ -15,6 +15,7 @@ from dataclasses import replace
 from benchmark.engine.records import lost_record
 from benchmark.errors import ConfigError
 from benchmark.launchers.local import available_cpus
+from benchmark.launchers.packing import ray_gpus_per_task
 from benchmark.launchers.worker import execute
 
 
@@ -34,7 +35,8 @@ def launch(jobs, parallel: int, on_start, address: str | None = None, devices: i
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING, **local)
     try:
         resources = ray.cluster_resources()
-        gpus = devices if resources.get("GPU", 0) >= devices else 0
+        # 1/k of a GPU per task where k cells share one, so Ray packs them (launchers/packing.py)
+        gpus = ray_gpus_per_task(devices, resources.get("GPU", 0), parallel)
         cpus = max(1, int(resources.get("CPU", 1) // parallel))
         task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=1)(execute)
         pending = [replace(job, threads=job.threads or (None if gpus else cpus), launcher="ray") for job in jobs]

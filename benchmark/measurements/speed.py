@@ -1,8 +1,12 @@
 """Speed and memory per family and backend: training and inference throughput, streaming latency, peak memory.
 
 Backends: `cudnn` (torch.nn.RNN/LSTM/GRU: cuDNN on GPU, oneDNN on CPU), `scratch` (our cells
-in a Python time loop) and `compile` (the scratch cell under torch.compile, which fuses each
-step's gate arithmetic; the time loop stays in Python so the graph is one step, not T).
+in a Python time loop), `compile` (the scratch cell under torch.compile, which fuses each
+step's gate arithmetic; the time loop stays in Python so the graph is one step, not T) and
+`graph` (the scratch cell loop captured once as CUDA graphs, forward and backward, and
+replayed: the T steps' hundreds of kernel launches cost one launch; CUDA only).
+Precisions (`precisions`, default fp32): bf16 and fp16 run under autocast, the path
+`train.precision: bf16-mixed | 16-mixed` takes; a row that cannot run here says why.
 Input size equals the hidden size, the convention of DeepBench's RNN kernels.
 
 FLOPs (analytic, matmuls only; gate nonlinearities are O(h) per step and left out): per token
@@ -16,8 +20,10 @@ import torch
 
 from benchmark.config import ModelConfig
 from benchmark.engine import environment
+from benchmark.errors import ConfigError
 from benchmark.measurements.timing import device_sync, time_call
 from benchmark.models import Encoder
+from benchmark.models.cudnn_algo import H100, cudnn_algorithm, gpu_of
 from benchmark.models.init import initialise
 from benchmark.models.params import GATES
 from benchmark.models.scratch import CELLS, ScratchRNN
@@ -27,6 +33,24 @@ UNITS = {"train_tokens_per_s": "tokens/s (forward+backward)", "infer_tokens_per_
          "latency_ms": "ms per step (batch 1, carried state)", "peak_mem_bytes": "bytes (see peak_mem_kind)",
          "train_gflops": "GFLOP/s achieved in training (analytic count)", "train_time_vs_rnn": "x RNN's time",
          "infer_time_vs_rnn": "x RNN's time", "latency_vs_rnn": "x RNN's latency"}
+
+
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def skip_reason(backend: str, precision: str, device) -> str | None:
+    """Why a backend at a precision cannot be timed on this device; None when it can."""
+    if backend == "graph" and device.type != "cuda":
+        return "skipped: CUDA graphs need a CUDA device (the scratch cell loop captured and replayed)"
+    if backend in ("graph", "compile") and precision != "fp32":
+        return f"skipped: {backend} is timed in fp32 only"
+    if precision == "fp16" and device.type != "cuda":
+        return "skipped: fp16 (cuDNN fp16, train.precision 16-mixed) needs a CUDA device"
+    return None
+
+
+def label(backend: str, precision: str) -> str:
+    return backend if precision == "fp32" else f"{backend}+{precision}"
 
 
 def forward_flops_per_token(family: str, input_size: int, hidden: int) -> int:
@@ -45,7 +69,20 @@ class CompiledCellRNN(ScratchRNN):
         self.cell = torch.compile(CELLS[family], dynamic=False)
 
 
+class _Outputs(torch.nn.Module):
+    """The outputs alone: CUDA graph capture takes a callable that returns tensors."""
+
+    def __init__(self, rnn):
+        super().__init__()
+        self.rnn = rnn
+
+    def forward(self, x):
+        return self.rnn(x)[0]
+
+
 def build(family: str, backend: str, hidden: int, device) -> torch.nn.Module:
+    if backend == "graph":  # captured in measure_point, once the input exists
+        return build(family, "scratch", hidden, device)
     if backend == "compile":
         # Dynamo caches per code object and gives up (runs eager) past its recompile limit;
         # a fresh cache per model keeps every size compiled.
@@ -79,26 +116,40 @@ def peak_memory(step, device) -> tuple[int, str]:
     return saved_for_backward_bytes(step), "cpu_saved_for_backward"
 
 
-def measure_point(family, backend, hidden, seq, settings, device, seed: int = 0) -> dict:
+def measure_point(family, backend, hidden, seq, settings, device, seed: int = 0, precision: str = "fp32") -> dict:
     torch.manual_seed(seed)
     model = build(family, backend, hidden, device)
     batch, sync = settings["batch"], device_sync(device)
     x = torch.randn(batch, seq, hidden, device=device)
+    base = {"family": family, "backend": label(backend, precision), "precision": precision, "hidden": hidden,
+            "seq": seq, "batch": batch, "seed": seed, "cudnn_algo": algorithm(family, backend, precision, hidden, batch,
+                                                                           seq, device)}
+    autocast = torch.autocast(device.type, dtype=PRECISIONS[precision], enabled=precision != "fp32")
+    outputs = _Outputs(model)
+    if backend == "graph":
+        # Capture needs warm-up calls on a side stream first; make_graphed_callables does them.
+        outputs = torch.cuda.make_graphed_callables(outputs, (x,))
+    with autocast:
+        out_dtype = outputs(x).dtype
+    if backend == "cudnn" and precision != "fp32" and out_dtype == torch.float32:
+        # autocast has no low-precision kernel for this op here (the CPU's GRU): it would time float32
+        return {**base, "status": f"skipped: autocast runs the {device.type} {family} in float32 ({precision} not applied)"}
 
     def train_step():
         model.zero_grad(set_to_none=True)
-        out, _ = model(x)
+        with autocast:
+            out = outputs(x)
         out.float().pow(2).mean().backward()
 
-    def infer():
-        with torch.no_grad():
-            model(x)
+    def infer():  # a graphed callable runs eagerly without grad, so `graph` infers as `scratch`
+        with torch.no_grad(), autocast:
+            outputs(x)
 
     train = time_call(train_step, settings["warmup"], settings["repeats"], sync)
     inference = time_call(infer, settings["warmup"], settings["repeats"], sync)
     mem, mem_kind = peak_memory(train_step, device)
     tokens = batch * seq
-    return {"family": family, "backend": backend, "hidden": hidden, "seq": seq, "batch": batch, "seed": seed,
+    return {**base, "out_dtype": str(out_dtype).replace("torch.", ""),
             "train_s": train.median_s, "train_tokens_per_s": tokens / train.median_s,
             "infer_s": inference.median_s, "infer_tokens_per_s": tokens / inference.median_s,
             "train_gflops": tokens * train_flops_per_token(family, hidden, hidden) / train.median_s / 1e9,
@@ -107,15 +158,24 @@ def measure_point(family, backend, hidden, seq, settings, device, seed: int = 0)
             "status": "ok"}
 
 
-def streaming_latency(family, backend, hidden, settings, device, seed: int = 0) -> float:
-    """Median seconds for one step at batch 1 with the state carried from the previous step."""
+def algorithm(family, backend, precision, hidden, batch, seq, device) -> str | None:
+    """The cuDNN algorithm of a cudnn row: on this GPU, or on an H100 when there is none."""
+    if backend != "cudnn":
+        return None
+    return cudnn_algorithm(family, precision, hidden, hidden, batch, seq, gpu=gpu_of(device) or H100)
+
+
+def streaming_latency(family, backend, hidden, settings, device, seed: int = 0, precision: str = "fp32") -> float:
+    """Median seconds for one step at batch 1 with the state carried from the previous step
+    (`graph` steps eagerly here, as `scratch`: a graphed callable replays only with grad)."""
     torch.manual_seed(seed)
     model = build(family, backend, hidden, device)
     x = torch.randn(1, 1, hidden, device=device)
     carried = [None]
+    autocast = torch.autocast(device.type, dtype=PRECISIONS[precision], enabled=precision != "fp32")
 
     def step():
-        with torch.no_grad():
+        with torch.no_grad(), autocast:
             _, carried[0] = model(x, state=carried[0])
 
     return time_call(step, settings["warmup"] + 2, settings["latency_repeats"], device_sync(device)).median_s
@@ -123,37 +183,49 @@ def streaming_latency(family, backend, hidden, settings, device, seed: int = 0) 
 
 def run(settings: dict, out_dir, profile: str) -> dict:
     device = environment.device()
+    bad = [p for p in settings.get("precisions", ["fp32"]) if p not in PRECISIONS]
+    if bad:
+        raise ConfigError(f"bad speed.precisions {bad}: choose from {', '.join(PRECISIONS)}")
     rows = []
     # Seeds outermost: each seed is a full pass over the grid (fresh weights and inputs), so
     # a slow spell of the machine lands in one seed's pairs, not in one family's numbers.
     for seed in settings.get("seeds", [settings["seed"]]):
         for backend in settings["backends"]:
-            for family in settings["families"]:
-                for hidden in settings["hidden"]:
-                    rows += _backend_rows(family, backend, hidden, settings, device, seed)
+            for precision in settings.get("precisions", ["fp32"]):
+                for family in settings["families"]:
+                    for hidden in settings["hidden"]:
+                        rows += _backend_rows(family, backend, hidden, settings, device, seed, precision)
     _add_ratios(rows)
     return {"name": NAME, "profile": profile, "settings": settings, "units": UNITS, "rows": rows,
             "flops": "train 3 * 2*G*h*(x+h) per token, forward 2*G*h*(x+h); x = h; G = 1, 4, 3",
             **environment.provenance(device, settings["seed"])}
 
 
-def _backend_rows(family, backend, hidden, settings, device, seed) -> list[dict]:
-    base = {"family": family, "backend": backend, "hidden": hidden, "batch": settings["batch"], "seed": seed}
+def _backend_rows(family, backend, hidden, settings, device, seed, precision="fp32") -> list[dict]:
+    base = {"family": family, "backend": label(backend, precision), "precision": precision, "hidden": hidden,
+            "batch": settings["batch"], "seed": seed}
+    skipped = skip_reason(backend, precision, device)
     if backend == "compile" and not settings.get("compile", True):
-        return [{**base, "seq": s, "status": "skipped: compile disabled in this profile"} for s in settings["seq"]]
+        skipped = "skipped: compile disabled in this profile"
+    if skipped:
+        return [{**base, "seq": s, "status": skipped} for s in settings["seq"]]
     try:
-        latency = streaming_latency(family, backend, hidden, settings, device, seed)
-        rows = [measure_point(family, backend, hidden, s, settings, device, seed) for s in settings["seq"]]
+        rows = [measure_point(family, backend, hidden, s, settings, device, seed, precision) for s in settings["seq"]]
+        ran = all(r["status"] == "ok" for r in rows)  # not: autocast left this family in float32 here
+        latency = streaming_latency(family, backend, hidden, settings, device, seed, precision) if ran else None
     except Exception as e:  # noqa: BLE001 - torch.compile may be missing a compiler on this host
         if backend != "compile":
             raise
         reason = unavailable(e)
         print(f"speed: {family}/{backend}/h{hidden}: {reason}")
         return [{**base, "seq": s, "status": reason} for s in settings["seq"]]
+    if not ran:
+        print(f"speed: {family}/{base['backend']}/h{hidden}: {rows[0]['status']}")
+        return rows
     for row in rows:
         row["latency_ms"] = latency * 1e3
-    print(f"speed: seed {seed} {family:<4} {backend:<7} h={hidden:<5} train {rows[-1]['train_tokens_per_s']:.3g} tok/s, "
-          f"latency {latency * 1e3:.3g} ms")
+    print(f"speed: seed {seed} {family:<4} {base['backend']:<12} h={hidden:<5} train "
+          f"{rows[-1]['train_tokens_per_s']:.3g} tok/s, latency {latency * 1e3:.3g} ms")
     return rows
 
 
