@@ -202,6 +202,10 @@ def _bench_parser(sub) -> None:
     plan = which.add_parser("plan", help="time a few steps of every cell and extrapolate the matrix's wall time")
     _matrix_arguments(plan)
     plan.add_argument("--steps", type=at_least(2), default=6, help="training steps timed per cell (default: 6)")
+    plan.add_argument("--seeds", type=at_least(1), default=1,
+                      help="seeds per cell, as `run --seeds`: counted, each timed once (default: 1)")
+    plan.add_argument("--parallel", type=at_least(1), default=1,
+                      help="cells in flight, as `run --parallel`: also print the total divided by it (default: 1)")
     plan.add_argument("--threads", type=at_least(0), help=THREADS_HELP)
     plan.set_defaults(func=cmd_bench_plan)
 
@@ -236,7 +240,7 @@ def cmd_bench_plan(args) -> int:
     from benchmark.bench import plan
     from benchmark.engine.environment import use_threads
     use_threads(args.threads)
-    return plan.main(cells, args.steps, args.data_dir)
+    return plan.main(cells, args.steps, args.data_dir, args.parallel)
 
 
 def cmd_list(args) -> int:

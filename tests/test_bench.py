@@ -186,6 +186,16 @@ def test_bench_plan_times_every_cell_and_profiles_the_largest(capsys):
     assert "torch.profiler" in out and "Self CPU" in out
 
 
+def test_bench_plan_times_one_seed_of_each_cell_and_counts_them_all(capsys):
+    code = main(["bench", "plan", "--tasks", "copy", "--models", "rnn", "--steps", "2", "--seeds", "3", "--parallel", "2",
+                 "--set", "copy.delay=5", "--set", "model.hidden=8", "--set", "train.max_steps=100"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert re.findall(r"^copy/\w+/cudnn/seed\d", out, re.M) == ["copy/rnn/cudnn/seed0"]  # timed once
+    total = re.search(r"estimated total (\d+)m(\d\d)s \(3 cells, one after another; 1 timed", out)
+    assert total and "with 2 cells in flight: at best" in out
+
+
 def test_bench_plan_needs_a_cell_selection(capsys):
     assert main(["bench", "plan"]) == 2
     assert "--all or --tasks" in capsys.readouterr().err

@@ -14,6 +14,7 @@ expensive is profiled with torch.profiler: the operators that dominate it.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 import statistics
 import tempfile
 import time
@@ -112,15 +113,20 @@ def profile_step(cell: Cell, data_dir, steps: int = 3, rows: int = 10) -> str:
     return prof.key_averages().table(sort_by=key, row_limit=rows)
 
 
-def main(cells: list[Cell], steps: int, data_dir=None) -> int:
-    """Time `steps` steps of each cell (n/a cells left out), print the extrapolated matrix."""
+def main(cells: list[Cell], steps: int, data_dir=None, parallel: int = 1) -> int:
+    """Time `steps` steps of each cell (n/a cells left out), print the extrapolated matrix.
+
+    Seeds of one cell cost the same: only the first seed of each is timed, and counted once per
+    seed. `parallel`: cells in flight; the total is also printed divided by it, the ideal that
+    packing approaches only when the cells do not contend (measure it: `run --parallel`)."""
     if steps < 2:
         raise ConfigError("bench plan needs --steps >= 2 (the first step is warm-up)")
-    cells = [c for c in cells if not c.na_reason]
+    seeds = Counter(_seedless(c) for c in cells if not c.na_reason)
+    cells = list({_seedless(c): c for c in reversed(cells) if not c.na_reason}.values())[::-1]  # each one's first seed
     quiet_lightning()
     profiles = ", ".join(dict.fromkeys(c.profile for c in cells))
-    print(f"bench plan: profile {profiles}, {len(cells)} cells (n/a left out), each trained {steps} steps "
-          f"to time a step, threads={torch.get_num_threads()}")
+    print(f"bench plan: profile {profiles}, {len(cells)} cells (n/a left out; {sum(seeds.values())} with seeds), "
+          f"each trained {steps} steps to time a step, threads={torch.get_num_threads()}")
     print(provenance_line())
     print(f"{'cell':<32} {'steps':>7} {'ms/step':>9} {'eval ms':>8} {'train':>9} {'eval':>8} {'fixed':>7} {'total':>9}")
     estimates = []
@@ -136,26 +142,41 @@ def main(cells: list[Cell], steps: int, data_dir=None) -> int:
     if not estimates:
         print("no cell could be timed")
         return 1
-    _summary(estimates)
+    _summary(estimates, {e.cell.key: seeds[_seedless(e.cell)] for e in estimates}, parallel)
     top = max(estimates, key=lambda e: e.total_s)
     print(f"\nwhat dominates a training step of {top.cell.name} (torch.profiler, 3 steps, self time):")
     print(profile_step(top.cell, data_dir))
     return 0
 
 
-def _summary(estimates: list[Estimate]) -> None:
-    total = sum(e.total_s for e in estimates)
-    train = sum(e.train_s for e in estimates)
-    evaluate = sum(e.evaluate_s for e in estimates)
-    print(f"\nestimated total {_clock(total)} ({len(estimates)} cells, one after another): training "
+def _seedless(cell: Cell) -> str:
+    return cell.key.replace(f"/seed{cell.seed}/", "/")
+
+
+def _summary(estimates: list[Estimate], seeds: dict[str, int] | None = None, parallel: int = 1) -> None:
+    seeds = seeds or {}
+    n = {e.cell.key: seeds.get(e.cell.key, 1) for e in estimates}
+    total = sum(e.total_s * n[e.cell.key] for e in estimates)
+    train = sum(e.train_s * n[e.cell.key] for e in estimates)
+    evaluate = sum(e.evaluate_s * n[e.cell.key] for e in estimates)
+    runs = sum(n.values())
+    print(f"\nestimated total {_clock(total)} ({runs} cells, one after another"
+          f"{f'; {len(estimates)} timed, each seed costs the same' if runs > len(estimates) else ''}): training "
           f"{train / total:.0%}, evaluation {evaluate / total:.0%}, fixed costs {1 - (train + evaluate) / total:.0%}")
+    if parallel > 1:
+        longest = max(e.total_s for e in estimates)
+        print(f"with {parallel} cells in flight: at best {_clock(max(total / parallel, longest))} (the total / "
+              f"{parallel}, never below the longest cell, {_clock(longest)}); reached only where cells do not "
+              f"contend for the device: check it against `run --parallel {parallel}`")
+
     by_task: dict[str, float] = {}
     for e in estimates:
-        by_task[e.cell.task] = by_task.get(e.cell.task, 0.0) + e.total_s
+        by_task[e.cell.task] = by_task.get(e.cell.task, 0.0) + e.total_s * n[e.cell.key]
     print("by task: " + ", ".join(f"{t} {_clock(s)} ({s / total:.0%})"
                                   for t, s in sorted(by_task.items(), key=lambda kv: -kv[1])))
     top = sorted(estimates, key=lambda e: -e.total_s)[:5]
-    print("largest cells: " + ", ".join(f"{e.cell.name} {_clock(e.total_s)} ({e.total_s / total:.0%})" for e in top))
+    print("largest cells: " + ", ".join(f"{e.cell.name} {_clock(e.total_s)} (x{n[e.cell.key]} seeds: "
+                                        f"{e.total_s * n[e.cell.key] / total:.0%})" for e in top))
 
 
 def _clock(seconds: float) -> str:
