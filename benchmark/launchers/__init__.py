@@ -3,10 +3,14 @@
 Launchers (`local`, `ray`, `slurm`) only decide where a cell trains; every record comes back
 here and is appended by this one process, under the store's per-append lock. So resume is the
 same whichever launcher ran the first half: a cell is done when the store says so.
+
+Ctrl-C stops the matrix as `MatrixInterrupted`: the cell in training is not recorded (it runs
+again on resume), the cells finished before it stay in the store.
 """
 from __future__ import annotations
 
 import sys
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +19,7 @@ from benchmark.engine.lock import RunLock
 from benchmark.engine.progress import Progress
 from benchmark.engine.records import FAILED, LOST, SKIPPED, na_record
 from benchmark.engine.store import ResultsStore
-from benchmark.errors import ConfigError
+from benchmark.errors import ConfigError, MatrixInterrupted
 from benchmark.launchers import local, ray, slurm, tracking
 from benchmark.launchers.worker import Job
 
@@ -53,15 +57,24 @@ def run_matrix(cells: list[Cell], out_dir, data_dir=None, retry_failed=False, st
         jobs = [Job(c, str(out), str(Path(data_dir).resolve()) if data_dir else None, tracked, devices, threads,
                     launcher) for c in todo]
         progress = Progress(len(cells), len(todo), stream, parallel=parallel)
-        for record in _launch(launcher, jobs, parallel, progress.start, out, devices, ray_address, slurm_cluster):
-            if record["status"] != LOST:
-                store.append(record)
-                summary.ran += 1
-            progress.finish(record["cell"], record, took=record.get("wall_s"))
-            if record["status"] in (FAILED, LOST):
-                summary.failed.append(record)
-            elif record["status"] == SKIPPED:
-                summary.skipped_cells.append(record)
+        # The bar inside a cell needs the cell in this process: one local cell at a time, on one device.
+        bars = progress.cell_callbacks if launcher == "local" and parallel == 1 and devices == 1 else None
+        try:
+            # closing: an interrupt that lands here, between records, still stops the launcher's workers.
+            with closing(_launch(launcher, jobs, parallel, progress.start, out, devices, ray_address, slurm_cluster,
+                                 bars)) as launched:
+                for record in launched:
+                    if record["status"] != LOST:
+                        store.append(record)
+                        summary.ran += 1
+                    progress.finish(record["cell"], record, took=record.get("wall_s"))
+                    if record["status"] in (FAILED, LOST):
+                        summary.failed.append(record)
+                    elif record["status"] == SKIPPED:
+                        summary.skipped_cells.append(record)
+        except KeyboardInterrupt:
+            kept = store.latest()
+            raise MatrixInterrupted(out, sum(c.key in kept for c in cells)) from None
         summary.tracking = tracked  # the W&B summary run is the reports' (benchmark.reports.wandb_summary)
     return summary
 
@@ -80,9 +93,9 @@ def _check(launcher, parallel, devices):
         slurm.import_submitit()
 
 
-def _launch(launcher, jobs, parallel, on_start, out, devices, ray_address, slurm_cluster):
+def _launch(launcher, jobs, parallel, on_start, out, devices, ray_address, slurm_cluster, callbacks):
     if launcher == "ray":
         return ray.launch(jobs, parallel, on_start, address=ray_address, devices=devices)
     if launcher == "slurm":
         return slurm.launch(jobs, parallel, on_start, out, devices=devices, cluster=slurm_cluster)
-    return local.launch(jobs, parallel, on_start)
+    return local.launch(jobs, parallel, on_start, callbacks)
