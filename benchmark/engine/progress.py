@@ -13,7 +13,7 @@ import time
 import lightning as L
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, ProgressColumn, TextColumn, TimeRemainingColumn
-from rich.progress import Progress as RichProgress
+from rich.progress import Progress as Bar
 from rich.text import Text
 
 
@@ -52,7 +52,8 @@ class Progress:
         self.done, self.ran, self.spent = self.done + 1, self.ran + 1, self.spent + took
         eta = self.spent / self.ran * (self.to_run - self.ran) / self.parallel
         detail = record.get("error", "") if record["status"] == "failed" else ""
-        self._say(f"[{self.done}/{self.total}] {name} {record['status']} in {took:.1f}s | ETA {_clock(eta)} {detail}".rstrip())
+        self._say(f"[{self.done}/{self.total}] {name} {record['status']} in {took:.1f}s"
+                  f" | ETA {_clock(eta)} {detail}".rstrip())
 
 
 def is_terminal(stream) -> bool:
@@ -76,11 +77,11 @@ class CellProgress(L.Callback):
 
     def __init__(self, console: Console, name: str):
         self.console, self.name = console, name
-        self.bar: RichProgress | None = None
+        self.bar: Bar | None = None
         self.task = None
 
     def on_train_start(self, trainer, pl_module):
-        self.bar = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        self.bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                 TextColumn("{task.fields[loss]}"), _StepsPerSecond(), TimeRemainingColumn(),
                                 console=self.console, transient=True)
         self.bar.start()

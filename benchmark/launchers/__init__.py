@@ -44,22 +44,22 @@ def run_matrix(cells: list[Cell], out_dir, data_dir=None, retry_failed=False, st
     _check(launcher, parallel, devices)
     check_own_files(cells, data_dir)  # a mistyped path: exit 2 now, not a cell skipped later
     out = Path(out_dir).resolve()
-    with RunLock(out):
-        store = ResultsStore(out)
-        latest = store.latest()
-        summary = Summary()
-        for cell in cells:  # n/a cells cost nothing: record them first so tables list them
-            if cell.na_reason and store.todo(cell.key, latest, retry_failed):
-                store.append(na_record(cell))
-        todo = [c for c in cells if not c.na_reason and store.todo(c.key, latest, retry_failed)]
-        summary.skipped = len(cells) - len(todo)
-        tracked = tracking.plan(wandb, wandb_project, out, stream) if todo else tracking.Tracking()
-        jobs = [Job(c, str(out), str(Path(data_dir).resolve()) if data_dir else None, tracked, devices, threads,
-                    launcher) for c in todo]
-        progress = Progress(len(cells), len(todo), stream, parallel=parallel)
-        # The bar inside a cell needs the cell in this process: one local cell at a time, on one device.
-        bars = progress.cell_callbacks if launcher == "local" and parallel == 1 and devices == 1 else None
-        try:
+    try:
+        with RunLock(out):
+            store = ResultsStore(out)
+            latest = store.latest()
+            summary = Summary()
+            for cell in cells:  # n/a cells cost nothing: record them first so tables list them
+                if cell.na_reason and store.todo(cell.key, latest, retry_failed):
+                    store.append(na_record(cell))
+            todo = [c for c in cells if not c.na_reason and store.todo(c.key, latest, retry_failed)]
+            summary.skipped = len(cells) - len(todo)
+            tracked = tracking.plan(wandb, wandb_project, out, stream) if todo else tracking.Tracking()
+            jobs = [Job(c, str(out), str(Path(data_dir).resolve()) if data_dir else None, tracked, devices, threads,
+                        launcher) for c in todo]
+            progress = Progress(len(cells), len(todo), stream, parallel=parallel)
+            # The bar inside a cell needs the cell in this process: one local cell at a time, on one device.
+            bars = progress.cell_callbacks if launcher == "local" and parallel == 1 and devices == 1 else None
             # closing: an interrupt that lands here, between records, still stops the launcher's workers.
             with closing(_launch(launcher, jobs, parallel, progress.start, out, devices, ray_address, slurm_cluster,
                                  bars)) as launched:
@@ -72,10 +72,10 @@ def run_matrix(cells: list[Cell], out_dir, data_dir=None, retry_failed=False, st
                         summary.failed.append(record)
                     elif record["status"] == SKIPPED:
                         summary.skipped_cells.append(record)
-        except KeyboardInterrupt:
-            kept = store.latest()
-            raise MatrixInterrupted(out, sum(c.key in kept for c in cells)) from None
-        summary.tracking = tracked  # the W&B summary run is the reports' (benchmark.reports.wandb_summary)
+            summary.tracking = tracked  # the W&B summary run is the reports' (benchmark.reports.wandb_summary)
+    except KeyboardInterrupt:  # Ctrl-C, wherever it landed: every record appended so far is whole
+        kept = ResultsStore(out).latest()
+        raise MatrixInterrupted(out, sum(c.key in kept for c in cells)) from None
     return summary
 
 
