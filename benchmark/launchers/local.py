@@ -21,6 +21,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import replace
 
 import torch
@@ -80,21 +81,24 @@ def _launch_pool(jobs, parallel, on_start):
             except KeyboardInterrupt:
                 yield from _stop(pool, running)  # cells that finished while the others stopped
                 raise
-            except GeneratorExit:  # the interrupt landed in the caller, which closed us: stop, hand back nothing
-                for _ in _stop(pool, running):
+            except GeneratorExit:  # the interrupt landed in the caller, which closed us: stop; a record that
+                for _ in _stop(pool, running):  # finished meanwhile has nowhere to go, and its cell runs again
                     pass
                 raise
 
 
-class _sigint_ignored:
-    """SIGINT ignored in this process for a moment; a child started meanwhile starts with it ignored.
+@contextmanager
+def _sigint_ignored():
+    """SIGINT ignored in this process for a moment: a child started meanwhile starts with it ignored.
     (A Ctrl-C in those few milliseconds is missed: press it again.)"""
-
-    def __enter__(self):
-        self.previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def __exit__(self, *exc):
-        signal.signal(signal.SIGINT, self.previous)
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _stop(pool, running: dict):
@@ -107,14 +111,14 @@ def _stop(pool, running: dict):
     for process in workers:
         _signal(process, signal.SIGINT)
     try:
-        done, _ = wait(running, timeout=STOP_GRACE_S)
+        wait(running, timeout=STOP_GRACE_S)
     except KeyboardInterrupt:
-        done = {f for f in running if f.done()}
-    for process in workers:  # a worker still in its cell after the grace period, or a second Ctrl-C
-        if process.is_alive() and not all(f.done() for f in running):
+        pass
+    if not all(future.done() for future in running):  # past the grace period, or a second Ctrl-C
+        for process in workers:
             _signal(process, signal.SIGTERM)
-    for future in done:
-        if not future.cancelled() and future.exception() is None:
+    for future in running:
+        if future.done() and not future.cancelled() and future.exception() is None:
             yield future.result()
 
 
