@@ -12,11 +12,12 @@ import os
 import sys
 
 from benchmark import config
-from benchmark.errors import ConfigError
+from benchmark.errors import ConfigError, MatrixInterrupted
 from benchmark.measurements import MEASUREMENTS
 from benchmark.measurements import settings as measurement_settings
 
 DEFAULT_SEEDS = 1
+INTERRUPTED = 130  # the status a shell gives a command that SIGINT ended
 THREADS_HELP = ("torch intra-op threads per training process (default: 1, which trains these RNNs as fast "
                 "as more on an idle machine and does not thrash beside other jobs; README, 'Threads'); "
                 "0 = torch's default (every core), split between --parallel workers")
@@ -65,6 +66,12 @@ def main(argv=None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except MatrixInterrupted as e:  # `run`, `reproduce papers`, `measure`: the matrix's finished cells are kept
+        print(f"\ninterrupted: {e.kept} cells kept in {e.folder}; run the same command to resume", file=sys.stderr)
+        return INTERRUPTED
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return INTERRUPTED
     except BrokenPipeError:  # `list | head`: the reader has gone; stop writing, quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

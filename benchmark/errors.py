@@ -6,6 +6,8 @@ Each message names the thing that is wrong and the fix. How each is handled:
 - DataUnavailable: the data cannot be had here (offline, no local copy); the cell is
   recorded as `skipped`, not failed, and runs again on the next `run`.
 - NonFiniteLoss: training diverged; the cell is recorded as failed and the matrix goes on.
+- MatrixInterrupted: Ctrl-C (SIGINT) stopped a matrix; the cells it finished are in the store,
+  the one in progress is not recorded; the command says how many were kept and exits 130.
 """
 
 
@@ -23,3 +25,12 @@ class DataUnavailable(RuntimeError):
 
 class NonFiniteLoss(FloatingPointError):
     """Training diverged; the cell is recorded as failed and the matrix goes on."""
+
+
+class MatrixInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a matrix: `kept` of its cells have records in `folder`, the rest run on resume.
+    A KeyboardInterrupt still, so that code which lets Ctrl-C through lets this through too."""
+
+    def __init__(self, folder, kept: int):
+        super().__init__(f"interrupted: {kept} cells kept in {folder}; run the same command to resume")
+        self.folder, self.kept = folder, kept

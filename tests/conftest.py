@@ -37,6 +37,15 @@ def kill_after_records(args, results: Path, records: int = 1, env=None, new_sess
     return proc, results.read_text().splitlines() if results.exists() else []
 
 
+def ctrl_c_at(monkeypatch, task_cls, variant: str, step: int = 3) -> None:
+    """Press Ctrl-C, a real SIGINT to this process, when `variant`'s cell of `task_cls` ends training step `step`."""
+    def on_train_batch_end(self, outputs, batch, batch_idx):
+        if self.model_cfg.variant == variant and self.global_step == step:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(task_cls, "on_train_batch_end", on_train_batch_end)
+
+
 @pytest.fixture
 def data_dir():
     if not DATA.is_dir():

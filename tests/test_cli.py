@@ -167,3 +167,23 @@ def test_data_check_exits_2_with_the_readers_message(tmp_path):
     assert run.returncode == 2
     assert "no label column 'label' (columns: review, stars); set sentiment.label_column" in run.stdout
     assert "sentiment" in run.stderr
+
+
+def test_ctrl_c_says_how_many_cells_were_kept_and_exits_130(tmp_path, monkeypatch, capsys):
+    from benchmark.cli import main
+    from benchmark.engine.records import base_record
+    from benchmark.engine.store import ResultsStore
+    from benchmark.launchers import local
+
+    def execute(job, callbacks=()):  # the first cell finishes, Ctrl-C lands in the second
+        if job.cell.model.variant == "rnn":
+            return {**base_record(job.cell), "status": "ok"}
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(local, "execute", execute)
+    out = tmp_path / "run"
+    status = main(["run", "--tasks", "copy", "--models", "rnn,lstm,gru", "--out", str(out), "--wandb", "disabled"])
+    err = capsys.readouterr().err
+    assert status == 130
+    assert err.strip().splitlines()[-1] == f"interrupted: 1 cells kept in {out}; run the same command to resume"
+    assert [r["model"] for r in ResultsStore(out).records()] == ["rnn"]

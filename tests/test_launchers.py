@@ -97,3 +97,44 @@ def _alive_group(pgid) -> bool:
         return True
     except ProcessLookupError:
         return False
+
+
+@pytest.mark.parametrize("who", ["runner", "terminal"])
+def test_ctrl_c_of_a_parallel_run_stops_its_workers_and_stores_no_half_record(tmp_path, who):
+    """`runner`: `kill -INT` of the runner alone (its workers hear nothing); `terminal`: Ctrl-C, which
+    the terminal sends to the whole process group, workers and all."""
+    import subprocess
+    import time
+
+    from conftest import ROOT
+    sets = ["train.max_steps=1000000", "train.val_every=0", "adding.length=10", "copy.delay=4", "model.hidden=8"]
+    args = ["run", "--tasks", "copy,adding", "--models", "rnn,lstm", "--out", str(tmp_path), "--parallel", "2",
+            *[x for p in sets for x in ("--set", p)]]
+    proc = subprocess.Popen([sys.executable, "-m", "benchmark", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline and len(list((tmp_path / "logs").glob("*"))) < 2:  # both workers training
+            time.sleep(0.2)
+        time.sleep(1.0)
+        workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        os.killpg(proc.pid, signal.SIGINT) if who == "terminal" else proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=90)  # nothing hangs
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL) if _alive_group(proc.pid) else None
+    assert proc.returncode == 130, err
+    assert "interrupted: 0 cells kept in" in err and "run the same command to resume" in err
+    assert "Traceback" not in err  # no worker died noisily
+    assert not (tmp_path / "results.jsonl").exists() or all(  # cells run for minutes: none finished, none stored
+        json.loads(line)["status"] == "ok" for line in (tmp_path / "results.jsonl").read_text().splitlines())
+    time.sleep(1.0)
+    assert len(workers) >= 2 and not [pid for pid in workers if _running(pid)]  # the workers exited
+
+
+def _running(pid) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False

@@ -1,6 +1,9 @@
 """The runner keeps going: a diverging cell is recorded as failed, a killed run resumes."""
+import io
 import json
 import os
+import re
+import signal
 
 import pytest
 import torch
@@ -9,7 +12,7 @@ from benchmark.launchers import run_matrix
 from benchmark.config import parse_set
 from benchmark.engine.cells import build_cells
 from benchmark.engine.store import ResultsStore
-from conftest import cli, kill_after_records
+from conftest import cli, ctrl_c_at, kill_after_records
 from tasks.adding import AddingTask
 from tasks.base import REGISTRY
 
@@ -150,3 +153,104 @@ def test_bad_stop_at_names_the_setting(bad):
         _recall_cell(f"train.stop_at={bad}")
     with pytest.raises(ConfigError, match="train.val_every"):
         _recall_cell("train.val_every=0", "train.stop_at=recall_acc>=0.9")
+
+
+def test_ctrl_c_in_a_cell_stops_the_matrix_and_keeps_the_finished_cells(tmp_path, monkeypatch):
+    from benchmark.errors import MatrixInterrupted
+    from tasks.copy import CopyTask
+
+    cells = build_cells(["copy"], ["rnn,lstm,gru"], ["cudnn"], 1, "smoke", parse_set([*FAST, "train.log_every=1"]))
+    ctrl_c_at(monkeypatch, CopyTask, "lstm", step=3)
+    with pytest.raises(MatrixInterrupted) as stopped:  # Lightning would have made it sys.exit(1)
+        run_matrix(cells, tmp_path, stream=open(os.devnull, "w"))
+    assert stopped.value.kept == 1 and stopped.value.folder == tmp_path.resolve()
+    assert [r["model"] for r in ResultsStore(tmp_path).records()] == ["rnn"]  # no record of the interrupted cell
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Lightning left it ignored
+    lstm_logs = next((tmp_path / "logs").glob("copy-lstm-*"))
+
+    monkeypatch.undo()
+    assert run_matrix(cells, tmp_path, stream=open(os.devnull, "w")).ran == 2  # resumed: lstm and gru
+    records = ResultsStore(tmp_path).records()
+    assert sorted(r["model"] for r in records) == ["gru", "lstm", "rnn"]
+    # The interrupted cell's curve is kept beside the new one, which its record points to.
+    earlier = lstm_logs.with_name(lstm_logs.name + ".prev1") / "metrics.csv"
+    assert earlier.exists() and max(int(row["step"]) for row in _rows(earlier)) <= 3
+    lstm = next(r for r in records if r["model"] == "lstm")
+    assert tmp_path / lstm["curve"] == lstm_logs / "metrics.csv"
+    assert max(int(row["step"]) for row in _rows(tmp_path / lstm["curve"])) >= 7  # the whole run, 8 steps
+
+
+def test_a_cell_run_again_moves_its_earlier_logs_aside(tmp_path):
+    from benchmark.engine.runner import rotate_log_folder, run_cell
+
+    cell = _one_cell(["train.log_every=1", "train.max_steps=3"])
+    first = run_cell(cell, tmp_path)
+    curve = tmp_path / first["curve"]
+    kept = curve.read_text()
+    assert run_cell(cell, tmp_path)["curve"] == first["curve"]
+    assert (curve.parent.with_name(curve.parent.name + ".prev1") / "metrics.csv").read_text() == kept
+    assert run_cell(cell, tmp_path)["status"] == "ok"
+    assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == [
+        curve.parent.name, curve.parent.name + ".prev1", curve.parent.name + ".prev2"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert rotate_log_folder(str(empty)) is None and empty.exists()  # nothing to keep: left in place
+
+
+def _rows(path):
+    import csv
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_a_terminal_gets_a_bar_inside_the_cell_a_log_one_line_per_cell(tmp_path):
+    cells = build_cells(["copy"], ["rnn,lstm"], ["cudnn"], 1, "smoke",
+                        parse_set([*FAST, "train.max_steps=40", "train.log_every=10"]))
+    log = io.StringIO()
+    run_matrix(cells, tmp_path / "log", stream=log)
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 5 and lines[0].startswith("matrix: 2 cells")  # a start and an end line per cell
+    assert lines[1] == "[1/2] copy/rnn/cudnn/seed0 ..." and lines[2].startswith("[1/2] copy/rnn/cudnn/seed0 ok in")
+    assert "\r" not in log.getvalue() and "\x1b" not in log.getvalue()
+
+    terminal = _Terminal()
+    run_matrix(cells, tmp_path / "tty", stream=terminal)
+    shown = terminal.getvalue()
+    assert "copy/lstm/cudnn/seed0" in shown and "40/40" in shown and "steps/s" in shown
+    assert re.search(r"loss \d\.\d+", shown)  # the loss of the last logging step
+    # The per-cell lines are whole lines: the bar is erased before each is printed, not written through it.
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown).replace("\r", "\n").splitlines()
+    assert "[1/2] copy/rnn/cudnn/seed0 ..." in plain
+    assert any(re.fullmatch(r"\[2/2\] copy/lstm/cudnn/seed0 ok in \d+\.\ds \| ETA 0m00s", line) for line in plain)
+
+
+def test_the_bar_reads_the_loss_only_on_logging_steps():
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from benchmark.engine.progress import CellProgress
+
+    class Metrics(dict):
+        reads = 0
+
+        def get(self, key, default=None):
+            Metrics.reads += 1  # each read of a logged tensor's value may wait for the device
+            return super().get(key, default)
+
+    trainer = SimpleNamespace(max_steps=20, global_step=0, log_every_n_steps=5,
+                              callback_metrics=Metrics({"train/loss": torch.tensor(0.25)}))
+    bar = CellProgress(Console(file=_Terminal(), force_terminal=True), "copy/lstm")
+    bar.on_train_start(trainer, None)
+    for step in range(1, 21):
+        trainer.global_step = step
+        bar.on_train_batch_end(trainer, None, None, None, step - 1)
+    assert Metrics.reads == 4
+    assert bar.bar.tasks[0].completed == 20 and bar.bar.tasks[0].fields["loss"] == "loss 0.25"
+    bar.on_train_end(trainer, None)
+    assert bar.bar is None

@@ -120,3 +120,24 @@ def _tiny_png() -> bytes:
     fig.savefig(buf, format="png")
     plt.close(fig)
     return buf.getvalue()
+
+
+def test_an_interrupted_cell_finishes_its_run_as_interrupted(tmp_path, monkeypatch):
+    from benchmark.errors import MatrixInterrupted
+    from conftest import ctrl_c_at
+    from tasks.adding import AddingTask
+
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")
+    ctrl_c_at(monkeypatch, AddingTask, "lstm", step=3)
+    cells = build_cells(["adding"], ["rnn,lstm"], ["cudnn"], 1, "smoke", parse_set(FAST))
+    with pytest.raises(MatrixInterrupted):
+        run_matrix(cells, tmp_path, wandb="offline", stream=open(os.devnull, "w"))
+    import wandb
+    wandb.teardown()  # as the process's exit would: the service writes out what it holds of the runs' files
+    exits = {}
+    for path in glob.glob(str(tmp_path / "wandb" / "offline-run-*" / "*.wandb")):
+        run, summary, _ = read_run(path)
+        (code,) = [r.exit.exit_code for r in wandb_records(path) if r.WhichOneof("record_type") == "exit"]
+        exits[run.display_name] = (code, summary["status"])
+    # Both runs ended: none is left open for `wandb sync` to upload as crashed.
+    assert exits == {"adding/rnn/cudnn/seed0": (0, '"ok"'), "adding/lstm/cudnn/seed0": (130, '"interrupted"')}

@@ -13,6 +13,8 @@ import logging
 import math
 import os
 import sys
+import signal
+import threading
 import time
 import traceback
 import warnings
@@ -101,7 +103,9 @@ def _train(cell: Cell, out_dir, data_dir, loggers, callbacks, devices, record: C
     fast_paths(module, cell.train)
     meter = ThroughputMeter()
     # The config hash keeps apart cells that share a name (e.g. one model at several copy delays).
-    csv = CSVLogger(os.path.join(out_dir, "logs"), name=f"{cell.name.replace('/', '-')}-{cell.group}", version="")
+    name = f"{cell.name.replace('/', '-')}-{cell.group}"
+    rotate_log_folder(os.path.join(out_dir, "logs", name))
+    csv = CSVLogger(os.path.join(out_dir, "logs"), name=name, version="")
     train = cell.train
     target = stop_at_target(train.stop_at, module)
     trainer = L.Trainer(
@@ -119,10 +123,10 @@ def _train(cell: Cell, out_dir, data_dir, loggers, callbacks, devices, record: C
         # With several devices the data modules shard training data themselves (tasks/data/loader.py).
         use_distributed_sampler=False,
     )
-    trainer.fit(module, datamodule=data)
+    interruptible(trainer.fit, module, datamodule=data)
     metrics = _stage_metrics(trainer, "val/")  # the test loop resets callback_metrics
     measured = published(trainer.callback_metrics)  # the meter's figures, from rank 0 with several devices
-    trainer.test(module, datamodule=data, verbose=False)
+    interruptible(trainer.test, module, datamodule=data, verbose=False)
     metrics.update(_stage_metrics(trainer, "test/"))
     if target is not None:
         # Judged by the callback's own test on the last validation (where it stopped training),
@@ -166,6 +170,41 @@ def _train(cell: Cell, out_dir, data_dir, loggers, callbacks, devices, record: C
         "float32_matmul_precision": torch.get_float32_matmul_precision(),
     })
     return module
+
+
+def interruptible(trainer_fn, *args, **kwargs):
+    """`trainer.fit` / `trainer.test`, with Ctrl-C raised as the KeyboardInterrupt it is.
+
+    Lightning 2.x catches a KeyboardInterrupt inside its entry points, tears the trainer down,
+    sets SIGINT to be ignored and calls `sys.exit(1)` (`_call_and_handle_interrupt` in
+    lightning/pytorch/trainer/call.py). A SystemExit passes every `except Exception`, so the
+    interrupt would end the whole program with status 1 and no word, and later Ctrl-Cs would be
+    ignored. Here that exit becomes the KeyboardInterrupt again (the one it was raised while
+    handling), so the matrix can stop as interrupted, and SIGINT gets its handler back.
+    """
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        return trainer_fn(*args, **kwargs)
+    except SystemExit as e:
+        if isinstance(e.__context__, KeyboardInterrupt):
+            raise e.__context__ from None
+        raise
+    finally:
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) != handler:
+            signal.signal(signal.SIGINT, handler)
+
+
+def rotate_log_folder(folder: str) -> str | None:
+    """Move a cell's earlier, non-empty log folder to `<folder>.prevN` (the next free N, so .prev1
+    is the oldest) and return where it went. Lightning's CSVLogger would otherwise delete the
+    earlier metrics.csv of a cell run again (interrupted, failed and retried, or a rerun)."""
+    if not os.path.isdir(folder) or not os.listdir(folder):
+        return None
+    n = 1
+    while os.path.exists(f"{folder}.prev{n}"):
+        n += 1
+    os.rename(folder, f"{folder}.prev{n}")
+    return f"{folder}.prev{n}"
 
 
 def stop_at_target(stop_at: str, module) -> EarlyStopping | None:

@@ -3,11 +3,15 @@
 Launchers (`local`, `ray`, `slurm`) only decide where a cell trains; every record comes back
 here and is appended by this one process, under the store's per-append lock. So resume is the
 same whichever launcher ran the first half: a cell is done when the store says so.
+
+Ctrl-C stops the matrix as `MatrixInterrupted`: the cell in training is not recorded (it runs
+again on resume), the cells finished before it stay in the store.
 """
 from __future__ import annotations
 
 import functools
 import sys
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +20,7 @@ from benchmark.engine.lock import RunLock
 from benchmark.engine.progress import Progress
 from benchmark.engine.records import FAILED, LOST, SKIPPED, na_record
 from benchmark.engine.store import ResultsStore
-from benchmark.errors import ConfigError
+from benchmark.errors import ConfigError, MatrixInterrupted
 from benchmark.launchers import local, mps, packing, ray, slurm, tracking
 from benchmark.launchers.worker import Job
 
@@ -43,34 +47,43 @@ def run_matrix(cells: list[Cell], out_dir, data_dir=None, retry_failed=False, st
     _check(launcher, parallel, devices)
     check_own_files(cells, data_dir)  # a mistyped path: exit 2 now, not a cell skipped later
     out = Path(out_dir).resolve()
-    with RunLock(out):
-        store = ResultsStore(out)
-        latest = store.latest()
-        summary = Summary()
-        for cell in cells:  # n/a cells cost nothing: record them first so tables list them
-            if cell.na_reason and store.todo(cell.key, latest, retry_failed):
-                store.append(na_record(cell))
-        todo = [c for c in cells if not c.na_reason and store.todo(c.key, latest, retry_failed)]
-        summary.skipped = len(cells) - len(todo)
-        parallel = packing.resolve(parallel, len(todo), threads, latest.values(), local.available_cpus(),
-                                   functools.partial(print, file=stream))
-        tracked = tracking.plan(wandb, wandb_project, out, stream) if todo else tracking.Tracking()
-        jobs = [Job(c, str(out), str(Path(data_dir).resolve()) if data_dir else None, tracked, devices, threads,
-                    launcher) for c in todo]
-        progress = Progress(len(cells), len(todo), stream, parallel=parallel)
-        # MPS lets the workers' kernels overlap on a shared GPU (this machine's workers only)
-        with mps.for_run(parallel if launcher == "local" and jobs else 1, functools.partial(print, file=stream)):
-            for record in _launch(launcher, jobs, parallel, progress.start, out, devices, ray_address, slurm_cluster):
-                if record["status"] != LOST:
-                    store.append(record)
-                    summary.ran += 1
-                    summary.records.append(record)
-                progress.finish(record["cell"], record, took=record.get("wall_s"))
-                if record["status"] in (FAILED, LOST):
-                    summary.failed.append(record)
-                elif record["status"] == SKIPPED:
-                    summary.skipped_cells.append(record)
-        summary.tracking = tracked  # the W&B summary run is the reports' (benchmark.reports.wandb_summary)
+    try:
+        with RunLock(out):
+            store = ResultsStore(out)
+            latest = store.latest()
+            summary = Summary()
+            for cell in cells:  # n/a cells cost nothing: record them first so tables list them
+                if cell.na_reason and store.todo(cell.key, latest, retry_failed):
+                    store.append(na_record(cell))
+            todo = [c for c in cells if not c.na_reason and store.todo(c.key, latest, retry_failed)]
+            summary.skipped = len(cells) - len(todo)
+            parallel = packing.resolve(parallel, len(todo), threads, latest.values(), local.available_cpus(),
+                                       functools.partial(print, file=stream))
+            tracked = tracking.plan(wandb, wandb_project, out, stream) if todo else tracking.Tracking()
+            jobs = [Job(c, str(out), str(Path(data_dir).resolve()) if data_dir else None, tracked, devices, threads,
+                        launcher) for c in todo]
+            progress = Progress(len(cells), len(todo), stream, parallel=parallel)
+            # The bar inside a cell needs the cell in this process: one local cell at a time, on one device.
+            bars = progress.cell_callbacks if launcher == "local" and parallel == 1 and devices == 1 else None
+            # MPS lets the workers' kernels overlap on a shared GPU (this machine's workers only).
+            # closing: an interrupt that lands here, between records, still stops the launcher's workers.
+            with mps.for_run(parallel if launcher == "local" and jobs else 1, functools.partial(print, file=stream)), \
+                    closing(_launch(launcher, jobs, parallel, progress.start, out, devices, ray_address,
+                                    slurm_cluster, bars)) as launched:
+                for record in launched:
+                    if record["status"] != LOST:
+                        store.append(record)
+                        summary.ran += 1
+                        summary.records.append(record)
+                    progress.finish(record["cell"], record, took=record.get("wall_s"))
+                    if record["status"] in (FAILED, LOST):
+                        summary.failed.append(record)
+                    elif record["status"] == SKIPPED:
+                        summary.skipped_cells.append(record)
+            summary.tracking = tracked  # the W&B summary run is the reports' (benchmark.reports.wandb_summary)
+    except KeyboardInterrupt:  # Ctrl-C, wherever it landed: every record appended so far is whole
+        kept = ResultsStore(out).latest()
+        raise MatrixInterrupted(out, sum(c.key in kept for c in cells)) from None
     return summary
 
 
@@ -90,9 +103,9 @@ def _check(launcher, parallel, devices):
         slurm.import_submitit()
 
 
-def _launch(launcher, jobs, parallel, on_start, out, devices, ray_address, slurm_cluster):
+def _launch(launcher, jobs, parallel, on_start, out, devices, ray_address, slurm_cluster, callbacks):
     if launcher == "ray":
         return ray.launch(jobs, parallel, on_start, address=ray_address, devices=devices)
     if launcher == "slurm":
         return slurm.launch(jobs, parallel, on_start, out, devices=devices, cluster=slurm_cluster)
-    return local.launch(jobs, parallel, on_start)
+    return local.launch(jobs, parallel, on_start, callbacks)

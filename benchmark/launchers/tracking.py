@@ -172,6 +172,21 @@ def finish_cell_run(logger, record: dict) -> None:
         warn_once(f"could not finish the W&B run of {record['cell']}: {type(e).__name__}: {e}")
 
 
+INTERRUPTED_EXIT_CODE = 130  # a shell's status for a command ended by SIGINT
+
+
+def interrupt_cell_run(logger, cell) -> None:
+    """Ctrl-C stopped the cell: end its run as interrupted (summary status `interrupted`, exit code
+    130), so the dashboard, and `wandb sync` of an offline run, show it ended and why. Its
+    record is never stored; the cell runs again on resume, as a new W&B run."""
+    try:
+        run = logger.experiment
+        run.summary.update({"status": "interrupted"})
+        run.finish(exit_code=INTERRUPTED_EXIT_CODE)
+    except Exception as e:  # noqa: BLE001 - stopping must not fail on the dashboard's account
+        warn_once(f"could not finish the W&B run of {cell.name}: {type(e).__name__}: {e}")
+
+
 def sync_hint(tracking: Tracking) -> str:
     return f"upload later with: wandb sync {tracking.wandb_dir}/offline-run-*"
 

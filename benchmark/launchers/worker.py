@@ -19,6 +19,16 @@ from benchmark.launchers import tracking
 from benchmark.launchers.tracking import Tracking
 
 
+_in_cell = False  # whether this process is running a cell now (see `in_cell`)
+
+
+def in_cell() -> bool:
+    """Whether this process is opening, training or evaluating a cell: a pool worker's Ctrl-C
+    interrupts only that, never the handing back of a record that is already made
+    (benchmark/launchers/local.py)."""
+    return _in_cell
+
+
 @dataclass(frozen=True)
 class Job:
     """One cell and everything its worker needs; picklable, paths absolute."""
@@ -31,15 +41,27 @@ class Job:
     launcher: str = "local"
 
 
-def execute(job: Job) -> CellRecord:
+def execute(job: Job, callbacks=()) -> CellRecord:
+    """`callbacks`: more Lightning callbacks, for a cell trained in the launcher's own process
+    (the terminal's progress bar); a worker elsewhere gets none."""
+    global _in_cell
     if job.threads:
         torch.set_num_threads(job.threads)
-    loggers, callbacks = [], []
-    if job.tracking.enabled:
-        loggers.append(tracking.cell_logger(job.tracking, job.cell))
-        callbacks.append(tracking.StepThroughput(job.cell.train.log_every))
-    began = time.time()
-    record = run_cell(job.cell, job.out_dir, job.data_dir, loggers, callbacks, job.devices)
+    loggers, callbacks = [], list(callbacks)
+    _in_cell = True
+    try:
+        if job.tracking.enabled:
+            loggers.append(tracking.cell_logger(job.tracking, job.cell))
+            callbacks.append(tracking.StepThroughput(job.cell.train.log_every))
+        began = time.time()
+        record = run_cell(job.cell, job.out_dir, job.data_dir, loggers, callbacks, job.devices)
+    except KeyboardInterrupt:
+        _in_cell = False
+        if loggers:  # the cell's W&B run ends marked interrupted, not left open (and later "crashed")
+            tracking.interrupt_cell_run(loggers[0], job.cell)
+        raise
+    finally:
+        _in_cell = False
     record["worker"] = {"launcher": job.launcher, "pid": os.getpid(), "began": began, "ended": time.time()}
     if loggers:
         tracking.finish_cell_run(loggers[0], record)
