@@ -102,7 +102,7 @@ def matrix_html(run_dir: Path, records: list) -> tuple[list[str], set[Path]]:
                      f"<p>{html.escape(task)}: no learning curve recorded (no cell finished, or none kept a curve).</p>")
     parts.append("<h2>Speed and memory</h2>")
     parts += [image_html(p) for p in figures["speed"] + figures["memory"]] or ["<p>No cell finished: nothing to show.</p>"]
-    cells = pd.DataFrame([{"cell": r["cell"], "label": names.get(r["group"], ""), "status": r["status"],
+    cells = pd.DataFrame([{"cell": r["cell"], "label": names.get(tables.group_of(r), ""), "status": r["status"],
                            "seconds": r.get("wall_s"), "device": r.get("device"), "reason or error": _why(r)}
                           for r in records], dtype=object)
     parts.append(f"<details><summary>Cells ({len(records)})</summary>"

@@ -14,33 +14,24 @@ import matplotlib.ticker
 
 from benchmark.engine.records import CellRecord
 from benchmark.reports.plots import COLOURS, plt, save  # pyplot as plots set it up: Agg, files only
+from benchmark.reports.tables import flat_settings, group_of  # the groups and settings the tables show
 
 # Beyond the three families: bidirectional variants and second settings of one variant.
 SPARE = ["tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:red", "tab:gray",
          "#17becf", "#8c564b", "#bcbd22", "#393b79", "#637939", "#843c39", "#7b4173"]
-IGNORED = {"seed", "profile", "task", "model.variant", "model.backend"}  # named by the label itself, or constant
-
-
-def _flat(config: dict, prefix="") -> dict:
-    out = {}
-    for k, v in config.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
+IGNORED = {"profile", "model.variant", "model.backend"}  # named by the label itself, or constant
 
 
 def labels(records: list[CellRecord]) -> dict[str, str]:
-    """group -> "variant[ backend][ key=value ...]". A setting that differs between the groups of a
+    """group (`tables.group_of`) -> "variant[ backend][ key=value ...]". A setting that differs between the groups of a
     task is named where the group leaves the task's usual value, or where its variant has two values
     of it (so "rnn delay=10" and "rnn delay=40" beside a plain "lstm" at delay 10)."""
     by_task = defaultdict(dict)
     for r in records:
-        by_task[r["task"]].setdefault(r["group"], r)
+        by_task[r["task"]].setdefault(group_of(r), r)
     out = {}
     for firsts in by_task.values():
-        flat = {g: _flat(r.get("config") or {}) for g, r in firsts.items()}
+        flat = {g: flat_settings(r) for g, r in firsts.items()}
         keys = sorted({k for f in flat.values() for k in f} - IGNORED)
         usual = {k: Counter(repr(f.get(k)) for f in flat.values()).most_common(1)[0][0] for k in keys}
         differing = [k for k in keys if len({repr(f.get(k)) for f in flat.values()}) > 1]
@@ -57,10 +48,10 @@ def labels(records: list[CellRecord]) -> dict[str, str]:
 def colours(names: dict[str, str], records: list[CellRecord]) -> dict[tuple[str, str], str]:
     """(task, label) -> colour. Within a task, a variant's first label gets its family's colour and
     any further label of it (another setting) a spare colour, the same one in every figure."""
-    variant = {names[r["group"]]: r["model"] for r in records}
+    variant = {names[group_of(r)]: r["model"] for r in records}
     by_task = defaultdict(set)
     for r in records:
-        by_task[r["task"]].add(names[r["group"]])
+        by_task[r["task"]].add(names[group_of(r)])
     extra = {}
     out = {}
     for task, task_names in sorted(by_task.items()):
@@ -100,7 +91,7 @@ def learning_curves(records: list[CellRecord], run_dir, task: str, path, names, 
     first_seed, val_points = {}, []
     positive = True
     for r, df in curves:
-        name = names[r["group"]]
+        name = names[group_of(r)]
         label = name if first_seed.setdefault(name, r["seed"]) == r["seed"] else None  # one legend entry per group
         style = dict(color=palette[(task, name)], linewidth=1.2, label=label)
         if "train/loss" in df:
@@ -154,9 +145,9 @@ def _bars(records, names, palette, value, xlabel, title, path, mark_busy=False) 
     groups, busy = defaultdict(list), set()
     for r in records:
         if r["status"] == "ok" and value(r) is not None:
-            groups[(r["task"], names[r["group"]])].append(value(r))
+            groups[(r["task"], names[group_of(r)])].append(value(r))
             if mark_busy and r.get("contended"):
-                busy.add((r["task"], names[r["group"]]))
+                busy.add((r["task"], names[group_of(r)]))
     if not groups:
         return None
     keys = sorted(groups)

@@ -47,8 +47,7 @@ def summarise(records: list[CellRecord]) -> list[dict]:
     as trained with that setting's default, so it joins the rows of the same settings."""
     groups = defaultdict(list)
     for r in records:
-        key = (current_group(r["config"]) if r.get("config") else None) or r["group"]
-        groups[key].append(r)
+        groups[group_of(r)].append(r)
     rows = [_row(rs) for rs in groups.values()]
     _mark_sections(rows, [rs[0] for rs in groups.values()])
     return sorted(rows, key=_order)
@@ -95,8 +94,15 @@ def _mean(values):
     return statistics.fmean(values) if values else None
 
 
-def _flat(record) -> dict:
-    """A record's settings as {"copy.delay": 10, "train.lr": 0.001, "model.hidden": 64, "profile": ...}."""
+def group_of(record) -> str:
+    """The record's group (its settings but the seed) as this version computes it: a record from
+    before a setting existed joins the group of that setting's default (engine.cells.current_group)."""
+    return (current_group(record["config"]) if record.get("config") else None) or record["group"]
+
+
+def flat_settings(record) -> dict:
+    """A record's settings as {"copy.delay": 10, "train.lr": 0.001, "model.hidden": 64, "profile": ...},
+    with the defaults of settings added since it was written."""
     cfg = (current_config(record["config"]) if record.get("config") else None) or record.get("config") or {}
     flat = {"profile": record.get("profile")}
     for section, prefix in (("model", "model"), ("train", "train"), ("settings", record["task"])):
@@ -110,7 +116,7 @@ def _mark_sections(rows, firsts) -> None:
     and `differs` (model settings that differ within its section, beyond the variant)."""
     by_task = defaultdict(list)
     for row, first in zip(rows, firsts):
-        by_task[row["task"]].append((row, _flat(first)))
+        by_task[row["task"]].append((row, flat_settings(first)))
     for pairs in by_task.values():
         keys = sorted({k for _, f in pairs for k in f})
         varying = [k for k in keys if len({json.dumps(f.get(k), default=str) for _, f in pairs}) > 1]
