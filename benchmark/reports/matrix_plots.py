@@ -14,6 +14,7 @@ import matplotlib.ticker
 
 from benchmark.engine.records import CellRecord
 from benchmark.reports.plots import COLOURS, plt, save  # pyplot as plots set it up: Agg, files only
+from benchmark.reports.render import number
 from benchmark.reports.tables import flat_settings, group_of  # the groups and settings the tables show
 
 # Beyond the three families: bidirectional variants and second settings of one variant.
@@ -158,7 +159,7 @@ def _bars(records, names, palette, value, xlabel, title, path, mark_busy=False) 
     ax.barh(ys, means, xerr=spread if any(spread) else None, color=[palette[k] for k in keys], capsize=3)
     ax.set_yticks(ys, [f"{task}: {name}" + (" (busy)" if (task, name) in busy else "") for task, name in keys])
     for y, m in zip(ys, means):
-        ax.annotate(f"{m:,.0f}" if m >= 1000 else f"{m:.3g}", (m, y), xytext=(4, 0), textcoords="offset points",
+        ax.annotate(number(m), (m, y), xytext=(4, 0), textcoords="offset points",  # as the tables print it
                     va="center", fontsize=8)
     ax.xaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}" if max(means) >= 1000 else "{x:g}"))
     ax.set_xlim(0, max(means) * 1.15 or 1)
