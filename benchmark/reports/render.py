@@ -61,8 +61,7 @@ def number(value, digits: int = 4) -> str:
     decimals = digits - 1 - magnitude
     if decimals <= 0:
         return f"{round(value, decimals):,.0f}"
-    text = f"{value:.{decimals}f}"
-    return text
+    return f"{value:.{decimals}f}"
 
 
 def _missing(value) -> bool:

@@ -151,13 +151,15 @@ def _settings_text(settings: dict) -> str:
 # --- tables ---------------------------------------------------------------------------------
 def build(rows: list[dict]) -> list[Table]:
     """The Tables people read: per task and section, the main table and its detail table."""
-    out = []
+    return [table for (task, _), section in _sections(rows).items() for table in _section_tables(task, section)]
+
+
+def _sections(rows: list[dict]) -> dict[tuple[str, str], list[dict]]:
+    """(task, its section's settings as JSON) -> the rows of that section, in order."""
     sections = defaultdict(list)
     for row in rows:
         sections[(row["task"], json.dumps(row.get("section", {}), sort_keys=True, default=str))].append(row)
-    for (task, _), section in sections.items():
-        out += _section_tables(task, section)
-    return out
+    return sections
 
 
 def _section_tables(task, rows) -> list[Table]:
@@ -273,10 +275,7 @@ def _csv(rows) -> str:
                       "train_tokens_per_s": r["train_tokens_per_s"], "contended": r.get("contended", False),
                       "peak_mem_bytes": r["peak_mem_bytes"], "wall_s": r["wall_s"],
                       "note": r.get("reason") or r.get("error") or ""})
-    sections = defaultdict(list)
-    for r in rows:
-        sections[(r["task"], json.dumps(r.get("section", {}), sort_keys=True, default=str))].append(r)
-    for (task, _), members in sections.items():
+    for (task, _), members in _sections(rows).items():
         trained = [r for r in members if r["status"] not in ("n/a", "skipped")]
         for line in _baseline_lines(trained, metrics):
             kind = "baseline" if line["status"] == "baseline" else "published"
