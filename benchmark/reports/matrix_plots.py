@@ -13,7 +13,7 @@ from pathlib import Path
 import matplotlib.ticker
 
 from benchmark.engine.records import CellRecord
-from benchmark.reports.plots import COLOURS, plt, save  # pyplot as plots set it up: Agg, files only
+from benchmark.reports.plots import COLOURS, figure_legend, plt, save  # pyplot as plots set it up: Agg, files only
 from benchmark.reports.render import number
 from benchmark.reports.tables import flat_settings, group_of  # the groups and settings the tables show
 
@@ -116,11 +116,7 @@ def learning_curves(records: list[CellRecord], run_dir, task: str, path, names, 
     for ax in (left, right):
         ax.set_xlabel("training step")
         ax.grid(alpha=0.3)
-    handles = {}
-    for ax in (left, right):  # a cell may have logged only one of the two
-        for h, label in zip(*ax.get_legend_handles_labels()):
-            handles.setdefault(label, h)
-    fig.legend(handles.values(), handles.keys(), loc="outside right upper", fontsize=8, title="model")
+    figure_legend(fig, (left, right), fontsize=8, title="model")  # a cell may have logged only one of the two
     seeds = len({r["seed"] for r, _ in curves})
     fig.suptitle(f"{task}: learning curves ({len(curves)} cells" + (f", one line per seed of {seeds})" if seeds > 1 else ")"),
                  fontsize=10)

@@ -6,7 +6,6 @@ draws one figure with labelled axes, units and a legend, saves it and returns th
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 
 import matplotlib
@@ -14,6 +13,8 @@ import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from benchmark.config import parse_stop_at  # noqa: E402
 
 COLOURS = {"rnn": "tab:blue", "lstm": "tab:orange", "gru": "tab:green"}
 # A model widened to the LSTM's parameter count is another model: a colour of its own, not its family's.
@@ -109,28 +110,28 @@ def learning_curves(result: dict, path) -> Path:
             ax.plot(df["step"], df[metric], color=colour(r["model"]), linewidth=0.9,
                     linestyle="--" if "matched" in r["model"] else "-",
                     label=r["model"] if r["seed"] == min(x["seed"] for x in result["rows"]) else None)
-        target = _threshold(result["settings"]["solved"].get(task, ""))
+        target = parse_stop_at(result["settings"]["solved"].get(task, ""))  # ("recall_acc", ">=", 0.99)
         if target is not None:
-            ax.axhline(target, color="black", linewidth=0.8, linestyle=":",
+            ax.axhline(target[2], color="black", linewidth=0.8, linestyle=":",
                        label=f"target {result['settings']['solved'][task]}")
         ax.set_title(f"{task}, lag {lag}", fontsize=8)
         ax.set_xlabel("training step", fontsize=7)
         ax.set_ylabel(metric or "validation metric", fontsize=7)
         ax.tick_params(labelsize=6)
-    handles = {}
-    for ax in axes.flat:
-        for h, label in zip(*ax.get_legend_handles_labels()):
-            handles.setdefault(label, h)
-    if handles:
-        fig.legend(handles.values(), handles.keys(), fontsize=7, loc="outside right upper")
+    figure_legend(fig, axes.flat, fontsize=7)
     fig.suptitle(f"Learning curves of the memory cells (one line per seed)\n{_subtitle(result)}", fontsize=9)
     return save(fig, path)
 
 
-def _threshold(rule: str) -> float | None:
-    """The number of a target such as "recall_acc>=0.99" or "mse<=0.01"."""
-    found = re.search(r"[<>]=?\s*([-+0-9.eE]+)$", rule)
-    return float(found.group(1)) if found else None
+def figure_legend(fig, axes, **kw) -> None:
+    """One legend for the figure, outside the axes on the right (it hides no line), each label once
+    (panels repeat them; a panel may lack some)."""
+    handles = {}
+    for ax in axes:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, h)
+    if handles:
+        fig.legend(handles.values(), handles.keys(), loc="outside right upper", **kw)
 
 
 STATE_STYLE = {"h": "-", "c": "--", "forget": ":"}
@@ -167,11 +168,7 @@ def gradient_flow(result: dict, path) -> Path:
         ax.set_title(f"{STAGE_NAME.get(stage, stage)}, init {init}", fontsize=9)
     for row in axes:
         row[0].set_ylabel("gradient ratio " + RATIO)
-    handles = {}  # one legend for every panel, beside them: a panel's own legend hid its lines
-    for ax in axes.flat:
-        for h, label in zip(*ax.get_legend_handles_labels()):
-            handles.setdefault(label, h)
-    fig.legend(handles.values(), handles.keys(), fontsize=8, loc="outside right upper")
+    figure_legend(fig, axes.flat, fontsize=8)  # one legend for every panel: a panel's own legend hid its lines
     fig.suptitle(f"Gradient flow through time per initialisation (lag recall; band: seeds' range)\n{_subtitle(result)}",
                  fontsize=9)
     return save(fig, path)
