@@ -126,6 +126,7 @@ class TrainConfig:
     lr_decay: float = 1.0       # multiply the lr by this every lr_decay_every steps from step lr_decay_start
     lr_decay_start: int = 0
     lr_decay_every: int = 0     # 0 = a constant lr
+    save_weights: bool = False  # keep the trained weights (logs/<cell>/weights.pt, a state dict read weights-only)
 
     def __post_init__(self):
         positive = ("max_steps", "batch_size", "lr", "grad_clip", "log_every")

@@ -53,26 +53,29 @@ def test_bench_and_measurements_build_their_cells_the_same_way():
     assert bench == build_cells(["copy"], ["gru"], ["cudnn"], 1, None, {
         "model": {"hidden": 16}, "copy": {"delay": 6},
         "train": {"max_steps": 5, "val_every": 0, "val_batches": 1, "test_batches": 1}})[0]
-    settings = {"models": ["rnn"], "hidden": 8, "seeds": [0], "train": {**TINY, "val_every": 5},
+    settings = {"arms": {"rnn": {"family": "rnn"}}, "hidden": 8, "train": {**TINY, "val_every": 5},
                 "solved": {"recall": "recall_acc>=0.99"}}
-    (label, lag, seed, cell), = memory_span.cells(settings, "smoke", "recall", [5], budget=10).values()
-    assert (label, lag, seed) == ("rnn", 5, 0)
-    assert cell == build_cells(["copy"], ["rnn"], ["cudnn"], 1, "smoke", parse_set(
-        ["copy.delay=4", "copy.symbols=1", "model.hidden=8", "train.max_steps=10", "train.val_every=5",
-         "train.stop_at=recall_acc>=0.99", *[f"train.{k}={v}" for k, v in TINY.items() if k != "max_steps"]]))[0]
+    (arm,) = memory_span.arms(settings)
+    p = memory_span.plan("grid", "recall", arm, 5, 0, 0.01, 10, settings, "smoke")
+    assert (p.arm.name, p.lag, p.seed) == ("rnn", 5, 0)
+    assert p.cell == build_cells(["copy"], ["rnn"], ["cudnn"], 1, "smoke", parse_set(
+        ["copy.delay=4", "copy.symbols=1", "model.hidden=8", "model.num_layers=1", "model.init=orthogonal",
+         "train.lr=0.01", "train.max_steps=10", "train.val_every=5", "train.stop_at=recall_acc>=0.99",
+         "train.save_weights=true", *[f"train.{k}={v}" for k, v in TINY.items() if k != "max_steps"]]))[0]
 
 
-def test_gradient_flow_trains_its_model_as_the_matrix_trains_that_cell(tmp_path):
-    settings = {"hidden": 8, "train": TINY}
-    cell = gradient_flow.recall_cell("lstm", settings, "smoke", 4, seed=0)
-    module, record = gradient_flow.trained_module(cell, tmp_path / "gf")
-    again, _ = gradient_flow.trained_module(cell, tmp_path / "gf")  # a re-run reuses the saved weights
-    assert torch.equal(again.encoder.rnn.weight_hh_l0, module.encoder.rnn.weight_hh_l0)
-    run_matrix([cell], tmp_path / "matrix")
-    (matrix_record,) = ResultsStore(tmp_path / "matrix").records()
-    assert record["key"] == matrix_record["key"] and record["metrics"] == matrix_record["metrics"]
-    assert ResultsStore(tmp_path / "gf").latest()[cell.key]["status"] == "ok"  # its training is on record
-    initial = gradient_flow.initial_module(cell)  # the same cell before its first step
+def test_a_memory_cell_keeps_its_weights_and_gradient_flow_reads_them_back(tmp_path):
+    """The trained models gradient flow measures are the memory-span cells themselves: trained by
+    the matrix, weights saved as tensors, read back weights-only into the same module."""
+    settings = {"arms": {"lstm": {"family": "lstm"}}, "hidden": 8, "train": {**TINY, "val_every": 2},
+                "solved": {"recall": "recall_acc>=0.99"}}
+    (arm,) = memory_span.arms(settings)
+    p = memory_span.plan("grid", "recall", arm, 4, 0, 0.01, 4, settings, "smoke")
+    run = fit_cell(p.cell, tmp_path)
+    assert run.record["weights"].endswith("weights.pt")
+    module = gradient_flow.trained_module(p.cell, tmp_path / run.record["weights"])
+    assert torch.equal(module.encoder.rnn.weight_hh_l0, run.module.encoder.rnn.weight_hh_l0.cpu())
+    initial = gradient_flow.initial_module(p.cell)  # the same cell before its first step
     assert not torch.equal(initial.encoder.rnn.weight_hh_l0, module.encoder.rnn.weight_hh_l0)
 
 

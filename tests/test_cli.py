@@ -115,7 +115,7 @@ def test_tables_mark_throughput_measured_on_a_busy_cpu():
 
 @pytest.mark.parametrize("args, words", [
     (["measure", "params", "--seeds", "0"], ["--seeds"]),
-    (["measure", "memory-span", "--set", "memory_span.nope=1"], ["memory_span.nope", "budget_cap"]),
+    (["measure", "memory-span", "--set", "memory_span.nope=1"], ["memory_span.nope", "caps"]),
     (["measure", "memory-span", "--set", "memory_span.train=3"], ["memory_span.train"]),
     (["reproduce", "rnn-vs-lstm", "--set", "speeds.hidden=[8]"], ["speeds", "memory_span"]),
     (["reproduce", "rnn-vs-lstm", "--profile", "huge"], ["huge", "smoke"]),

@@ -13,13 +13,12 @@ from benchmark.models import Encoder, encoder_param_count
 
 # --- gradient flow ----------------------------------------------------------------------
 def _linear_rnn_ratios(w, steps=12, hidden=3):
-    """h_t = W h_{t-1} + U x_t, L = v . h_T: dL/dh_{T-k} = (W^T)^k v exactly."""
+    """h_t = W h_{t-1} + x_t, L = v . h_T: dL/dx_{T-k} = (W^T)^k v exactly."""
     torch.manual_seed(0)
-    u, v = torch.randn(hidden, 2), torch.randn(hidden)
-    xs = torch.randn(steps, 2).unbind(0)
-    h0 = torch.zeros(hidden, requires_grad=True)
-    step = lambda x, state: (w @ state[0] + u @ x,)  # noqa: E731
-    ratios = gradient_flow.state_gradient_ratios(step, (h0,), xs, lambda s: (v * s[0]).sum())["h"]
+    v = torch.randn(hidden)
+    xs = [x.requires_grad_() for x in torch.randn(steps, hidden).unbind(0)]
+    step = lambda x, state: (x if state is None else w @ state[0] + x,)  # noqa: E731
+    ratios = gradient_flow.input_gradient_ratios(step, xs, lambda s: (v * s[0]).sum())
     return ratios, v
 
 
@@ -44,40 +43,53 @@ def test_cell_step_reproduces_the_torch_kernel(family):
     out, _ = enc(x)
     step, state = gradient_flow.cell_step(enc.rnn, family, 3), None
     for t in range(6):
-        state = step(x[:, t], state)
-    assert torch.allclose(state[0], out[:, -1], atol=1e-5)
+        state = step(x[:, t].double(), state)
+    assert torch.allclose(state[0].float(), out[:, -1], atol=1e-5)
 
 
-def test_lstm_cell_state_gets_a_gradient_at_every_lag_and_the_forget_product_is_the_highway():
-    settings = {"hidden": 8, "train": {}}
-    module = gradient_flow.initial_module(gradient_flow.recall_cell("lstm", settings, "smoke", 15, seed=0))
-    ratios = gradient_flow.recall_ratios(module, lag=15, batch=4, seed=0)
-    assert set(ratios) == {"h", "c", "forget"} and len(ratios["c"]) == len(ratios["forget"]) == 16
-    assert ratios["c"][0] == 1.0 and all(0 < r < math.inf for r in ratios["c"])
-    # prod f falls monotonically from 1 (each factor is a sigmoid in (0, 1))
-    assert ratios["forget"][0] == 1.0 and all(a > b > 0 for a, b in zip(ratios["forget"], ratios["forget"][1:]))
+ARMS = {"rnn": {"family": "rnn"}, "lstm": {"family": "lstm"}, "lstm-chrono": {"family": "lstm", "init": "chrono"},
+        "gru": {"family": "gru"}}
+
+
+def _initial(arm, hidden, lag, model=None):
+    settings = {"hidden": hidden, "batch": 8, "arms": ARMS}
+    cell = gradient_flow.recall_cell(gradient_flow._arms(settings)[arm], settings, "smoke", lag, 0, model)
+    return gradient_flow.initial_module(cell)
+
+
+@pytest.mark.parametrize("arm", ["rnn", "lstm", "gru"])
+def test_every_arm_gets_the_same_quantity_the_input_gradient(arm):
+    got = gradient_flow.recall_ratios(_initial(arm, 8, 15), lag=15, batch=4, seed=0, forget_at=[5, 10])
+    assert len(got["ratios"]) == 16 and got["ratios"][0] == 1.0 and all(0 < r < math.inf for r in got["ratios"])
+    assert ("forget" in got) == (arm == "lstm")
+
+
+def test_forget_product_is_a_distribution_over_units_and_falls_with_the_lag():
+    got = gradient_flow.recall_ratios(_initial("lstm", 16, 15), lag=15, batch=4, seed=0, forget_at=[1, 5, 15])
+    spread = got["forget"]
+    assert all(0 < spread[k]["median"] <= spread[k]["p90"] <= spread[k]["max"] < 1 for k in ("1", "5", "15"))
+    assert spread["1"]["median"] > spread["5"]["median"] > spread["15"]["median"]
 
 
 def test_forget_bias_sets_where_the_highway_starts():
     """With forget bias 0 the gates start near sigmoid(0) = 0.5, with 1 near 0.73, with chrono
     (Tallec & Ollivier 2018) near 1: the product of f over 10 steps orders them so."""
-    settings = {"hidden": 16, "train": {}}
-
-    def prod_f(model):
-        cell = gradient_flow.recall_cell("lstm", settings, "smoke", 10, seed=0, model=model)
-        return gradient_flow.recall_ratios(gradient_flow.initial_module(cell), 10, 8, 0)["forget"][10]
-    zero, one, chrono = prod_f({"forget_bias": 0.0}), prod_f({}), prod_f({"init": "chrono"})
+    def prod_f(arm, model=None):
+        return gradient_flow.recall_ratios(_initial(arm, 16, 10, model), 10, 8, 0, forget_at=[10])["forget"]["10"]["median"]
+    zero, one, chrono = prod_f("lstm", {"forget_bias": 0.0}), prod_f("lstm"), prod_f("lstm-chrono")
     assert zero < one < chrono
     assert one == pytest.approx(1 / (1 + math.exp(-1)) ** 10, rel=0.5)
 
 
 def test_pytorch_init_makes_the_rnn_gradient_vanish_faster_than_orthogonal():
-    settings = {"hidden": 64, "train": {}}
+    def ratio(model=None):
+        return gradient_flow.recall_ratios(_initial("rnn", 64, 20, model), 20, 8, 0)["ratios"][20]
+    assert ratio({"init": "pytorch"}) < ratio() / 10
 
-    def ratio(model):
-        cell = gradient_flow.recall_cell("rnn", settings, "smoke", 20, seed=0, model=model)
-        return gradient_flow.recall_ratios(gradient_flow.initial_module(cell), 20, 8, 0)["h"][20]
-    assert ratio({"init": "pytorch"}) < ratio({}) / 10
+
+def test_chrono_takes_its_time_constant_from_the_lag():
+    (chrono,) = [a for a in memory_span.arms({"hidden": 8, "arms": ARMS}) if a.name == "lstm-chrono"]
+    assert chrono.model(50)["init"] == "chrono:50" and chrono.model(2)["init"] == "chrono:3"
 
 
 # --- memory span ------------------------------------------------------------------------
@@ -110,15 +122,42 @@ def test_targets_parse_both_directions():
         memory_span.reached(0.95, "acc>0.9")
 
 
-def test_param_matched_variants_are_widened_to_the_lstm_count():
-    out = memory_span.variants({"hidden": 32, "models": ["rnn", "lstm"], "param_matched": ["rnn", "gru"]})
+def test_matched_arms_are_widened_to_the_lstm_count():
+    spec = {"rnn": {"family": "rnn"}, "lstm": {"family": "lstm"}, "rnn-matched": {"family": "rnn", "match": "lstm"},
+            "gru-matched": {"family": "gru", "match": "lstm"}}
+    arms = {a.name: a for a in memory_span.arms({"hidden": 32, "arms": spec})}
     target = encoder_param_count("lstm", 10, 32)
-    labels = {label: (variant, hidden) for label, variant, hidden in out}
-    assert labels["rnn"] == ("rnn", 32) and labels["rnn-matched"][1] > 32
-    for family in ("rnn", "gru"):
-        h = labels[f"{family}-matched"][1]
+    assert arms["rnn"].hidden == 32 and arms["rnn-matched"].hidden > 32
+    for name, family in (("rnn-matched", "rnn"), ("gru-matched", "gru")):
+        h = arms[name].hidden
         assert abs(encoder_param_count(family, 10, h) - target) <= min(
             abs(encoder_param_count(family, 10, h + d) - target) for d in (-1, 1))
+
+
+def test_a_missing_cap_or_overlapping_tuning_seeds_are_refused_before_anything_runs():
+    from benchmark.config import ConfigError
+    from benchmark.measurements.settings import load
+    with pytest.raises(ConfigError, match=r"caps.recall lacks a cap for lag\(s\) \[30\]"):
+        load("smoke", "memory_span", overrides={"memory_span": {"tasks": {"recall": [5, 30]}}})
+    with pytest.raises(ConfigError, match="apart from the measurement seeds"):
+        load("smoke", "memory_span", overrides={"memory_span": {"tuning": {"seeds": [0, 1000]}}})
+
+
+def test_every_profile_carries_all_six_arms_and_one_hidden_size():
+    from benchmark.measurements.settings import load
+    from benchmark.reports.rnn_vs_lstm import ARMS as SIX
+    for profile in ("smoke", "reference-cpu", "reference-gpu", "full"):
+        memory, gradient = load(profile, "memory_span"), load(profile, "gradient_flow")
+        assert set(memory["arms"]) == set(SIX) == set(gradient["arms"])
+        assert memory["hidden"] == gradient["hidden"]  # the trained models gradient flow reads are these cells
+        assert set(memory["tuning"]["seeds"]).isdisjoint(memory["seeds"])
+
+
+def test_the_probe_times_one_training_step_per_arm_and_lag():
+    settings = {"hidden": 8, "arms": {"rnn": {"family": "rnn"}}, "seeds": [0], "solved": {"recall": "recall_acc>=0.99"},
+                "train": {"batch_size": 4, "val_every": 5, "val_batches": 1, "test_batches": 1}}
+    times = memory_span.step_times(settings, "smoke", "recall", [5, 20], repeats=3)
+    assert set(times) == {"rnn"} and set(times["rnn"]) == {"5", "20"} and all(t > 0 for t in times["rnn"].values())
 
 
 # --- timing -----------------------------------------------------------------------------

@@ -17,15 +17,19 @@ from benchmark.reports import matrix_plots, plots, rnn_vs_lstm
 from benchmark.reports.html import write_report
 from benchmark.engine.store import ResultsStore
 
-TRAIN = {"max_steps": 3, "batch_size": 4, "val_every": 3, "val_batches": 1, "test_batches": 1, "log_every": 1}
+TRAIN = {"batch_size": 4, "val_every": 3, "val_batches": 1, "test_batches": 1, "log_every": 1}
+ARMS = {"rnn": {"family": "rnn"}, "rnn-matched": {"family": "rnn", "match": "lstm"}, "lstm": {"family": "lstm"},
+        "lstm-chrono": {"family": "lstm", "init": "chrono"}, "gru": {"family": "gru"},
+        "gru-matched": {"family": "gru", "match": "lstm"}}
 TINY = {"smoke": {
     "seed": 0,
     "seeds": 2,
-    "memory_span": {"tasks": {"recall": [2, 4]}, "models": ["rnn", "lstm", "gru"], "param_matched": ["rnn"],
-                    "hidden": 6, "solved": {"recall": "recall_acc>=0.99"}, "budget_cap": 3, "train": TRAIN},
-    "gradient_flow": {"models": ["rnn", "lstm", "gru"], "hidden": 6, "lags": [2, 4, 8], "batch": 2, "train_lag": 4,
-                      "inits": {"orthogonal": {}, "pytorch": {"init": "pytorch"}, "fb0": {"forget_bias": 0.0}},
-                      "train": TRAIN, "radii": [0.5, 1.0, 1.5]},
+    "arms": ARMS,
+    "memory_span": {"tasks": {"recall": [2, 4]}, "hidden": 6, "solved": {"recall": "recall_acc>=0.99"},
+                    "caps": {"recall": {2: 3, 4: 3}}, "tuning": {"lag": {"recall": 2}, "lrs": [0.003, 0.01], "seeds": [1000]},
+                    "parallel": 1, "train": TRAIN},
+    "gradient_flow": {"hidden": 6, "lags": [2, 4], "batch": 2,
+                      "inits": {"pytorch": {"init": "pytorch"}, "fb0": {"forget_bias": 0.0}}, "radii": [0.5, 1.0, 1.5]},
     "speed": {"families": ["rnn", "lstm", "gru"], "backends": ["cudnn", "scratch", "compile"], "compile": False,
               "hidden": [4, 8], "seq": [3], "batch": 2, "warmup": 1, "repeats": 2, "latency_repeats": 2},
     "parameters": {"hidden": [4, 8], "input_size": 10},
@@ -48,18 +52,22 @@ def test_reproduce_writes_every_row_with_a_verdict_in_four_formats(run_dir):
     out, _ = run_dir
     table = json.loads((out / "rnn_vs_lstm.json").read_text())
     assert table["schema_version"] == rnn_vs_lstm.SCHEMA_VERSION and table["seeds"] == [0, 1]
+    assert {a["name"] for a in table["arms"]} == set(ARMS) and table["tuning"] and table["wall_s"] > 0
     rows = {r["aspect"]: r for r in table["rows"]}
     assert list(rows) == ["parameters", "memory", "gradient flow", "training speed", "gradient problem", "use cases"]
-    assert all(r["verdict"] in rnn_vs_lstm.VERDICTS and r["evidence"] and r["rule"] for r in rows.values())
-    assert all(r[c] for r in rows.values() for c in ("measured RNN", "measured LSTM", "measured GRU"))
-    # Three steps of training teach nothing: the rows that need trained models say so, never "refined".
-    assert rows["memory"]["verdict"] == "inconclusive" and "budget too small" in rows["memory"]["evidence"]
+    assert all(r["verdict"] in rnn_vs_lstm.VERDICTS and r["evidence"] and r["rule"] and r["summary"] for r in rows.values())
+    assert all(r["cells"].get(a) for r in rows.values() for a in ("rnn", "lstm", "gru"))
+    # Three steps of training teach nothing and cannot show it stopped improving: every lag is
+    # budget-limited, so the rows that need trained models are inconclusive, never "refined".
+    assert rows["memory"]["verdict"] == "inconclusive" and "a larger cap" in rows["memory"]["would_decide"]
     assert rows["gradient problem"]["verdict"] == "inconclusive"
     assert rows["parameters"]["verdict"] == "confirmed"
     for r in rows.values():
         for fam in r["values"].values():
-            for v in fam.values():
-                assert set(v) == {"mean", "ci95", "n_seeds"} and len(v["ci95"]) == 2
+            for k, v in fam.items():
+                if k == "lags":
+                    continue
+                assert {"mean", "ci95", "n_seeds", "method"} <= set(v) and len(v["ci95"]) == 2
                 assert r["aspect"] == "parameters" or v["n_seeds"] == 2
     md = (out / "rnn_vs_lstm.md").read_text().lower()
     for word in ("parameters", "memory", "gradient flow", "speed", "gradient problem", "use case", "verdict"):
@@ -80,7 +88,7 @@ def test_each_measurement_writes_json_csv_and_png_with_provenance(run_dir):
 
 def test_reproduce_again_reuses_finished_cells(run_dir):
     out, _ = run_dir
-    stores = [ResultsStore(out / name / "cells") for name in ("memory_span", "gradient_flow")]
+    stores = [ResultsStore(out / "memory_span" / "cells")]
     before = [len(s.records()) for s in stores]
     assert rnn_vs_lstm.reproduce("smoke", out) == 0
     assert [len(s.records()) for s in stores] == before
@@ -89,7 +97,8 @@ def test_reproduce_again_reuses_finished_cells(run_dir):
 def test_memory_cells_keep_their_learning_curves(run_dir):
     out, _ = run_dir
     result = json.loads((out / "memory_span" / "memory_span.json").read_text())
-    assert {r["lag"] for r in result["rows"]} == {2, 4} and {r["seed"] for r in result["rows"]} == {0, 1}
+    grid = [r for r in result["rows"] if r["kind"] == "grid"]
+    assert {r["lag"] for r in grid} == {2, 4} and {r["seed"] for r in grid} == {0, 1}
     curves = [out / "memory_span" / "cells" / r["curve"] for r in result["rows"]]
     assert curves and all(c.exists() and "val/recall_acc" in c.read_text() for c in curves)
 

@@ -46,7 +46,7 @@ def provenance(dev, seed: int) -> dict:
 
 def versions() -> dict:
     out = {"python": platform.python_version()}
-    for pkg in ("torch", "lightning", "torchmetrics", "datasets", "wandb", "rnnbench"):
+    for pkg in ("torch", "lightning", "torchmetrics", "scipy", "datasets", "wandb", "rnnbench"):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:

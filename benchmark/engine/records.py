@@ -53,6 +53,7 @@ class CellRecord(TypedDict, total=False):
     stopped_at_step: int | None  # train.stop_at set: the step whose validation met it; None if none did
     data_notes: list         # what the loader did to the data: tags rewritten, values filled, the split chosen
     curve: str               # logs/<cell>-<group>/metrics.csv, relative to the run folder: per-step and val metrics
+    weights: str             # train.save_weights: logs/<cell>-<group>/weights.pt (a state dict), relative likewise
     # --- where and when ------------------------------------------------------------------
     device: str
     accelerator: str

@@ -138,6 +138,10 @@ def _train(cell: Cell, out_dir, data_dir, loggers, callbacks, devices, record: C
     curve = os.path.join(csv.log_dir, "metrics.csv")
     if os.path.exists(curve):
         record["curve"] = os.path.relpath(curve, out_dir)
+    if train.save_weights:  # tensors only: torch.load(weights_only=True) reads it back without running code
+        weights = os.path.join(csv.log_dir, "weights.pt")
+        torch.save({k: v.detach().cpu() for k, v in module.state_dict().items()}, weights)
+        record["weights"] = os.path.relpath(weights, out_dir)
     bad = [k for k, v in metrics.items() if v != v or v in (float("inf"), float("-inf"))]
     if bad:
         raise NonFiniteLoss(f"non-finite {', '.join(bad)} after training; lower train.lr or train.grad_clip")

@@ -10,6 +10,7 @@ results and never plot: the reports draw them (benchmark/reports/plots.py).
 from __future__ import annotations
 
 import importlib
+import time
 from pathlib import Path
 
 from benchmark.measurements import results
@@ -32,12 +33,15 @@ def measure(name: str, profile: str, out_dir, reuse: bool = False, seeds: int | 
     settings = load(profile, MEASUREMENTS[name], seeds, overrides)  # bad settings: reported before torch loads
     mod = module(name)
     folder = Path(out_dir) / mod.NAME
+    inputs = mod.inputs(folder) if hasattr(mod, "inputs") else None  # what it reads of other measurements
     if reuse:
         old = results.read(folder, mod.NAME)
-        if old is not None and old.get("settings") == settings:
+        if old is not None and old.get("settings") == settings and old.get("inputs") == inputs:
             print(f"{name}: reusing {folder / (mod.NAME + '.json')}")
             return old
     print(f"{name}: measuring ({profile} profile) into {folder}")
+    start = time.perf_counter()
     result = mod.run(settings, folder, profile)
+    result.setdefault("wall_s", round(time.perf_counter() - start, 1))
     results.write(folder, mod.NAME, result)
     return result

@@ -32,7 +32,8 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 .note{background:#f7f7f7;border-left:4px solid #ccc;padding:0.2em 1em}.note h1{font-size:1.2em}
 details{margin:0.5em 0}summary{cursor:pointer}.table-note{font-size:0.85em;color:#555;margin:0.2em 0}
 table.results td{text-align:left}"""
-TITLES = {"parameters": "Parameters", "memory_span": "Memory span (lag recall, copy, adding)", "gradient_flow": "Gradient flow",
+TITLES = {"parameters": "Parameters", "memory_span": "Memory span (lag recall, copy, adding): solved share, steps to "
+          "solve (Kaplan-Meier), learning curves, tuning", "gradient_flow": "Gradient flow",
           "speed": "Speed and memory"}
 ROUGH = ("<div class=\"caveat\"><strong>Rough numbers: smoke profile.</strong> Smoke runs train small models for few "
          "steps to check the pipeline in minutes; their metrics, speeds and any verdict drawn from them are rough. "
@@ -131,9 +132,15 @@ def measurement_html(run_dir: Path) -> tuple[list[str], set[Path]]:
                      "seeds of the runs in this folder (results.jsonl) under each paper's preset; rule: "
                      "configs/references.yaml and benchmark/reports/papers.py.</p>"
                      + render([papers.frame(published, detail=True)], "html"))
-    rows = rnn_vs_lstm.load(run_dir)
-    if rows:
-        parts.append("<h2>The lecture's table, reproduced</h2>" + render([rnn_vs_lstm.frame(rows)], "html"))
+    doc = rnn_vs_lstm.load(run_dir)
+    if doc and doc.get("schema_version", 0) >= rnn_vs_lstm.SCHEMA_VERSION:
+        parts.append("<h2>The lecture's table, reproduced</h2><p>The answer card first; then each row's values per "
+                     "arm, its rule and its full evidence; the arms with their tuned rates; the tuning table "
+                     "(its curves are in the memory-span section).</p>"
+                     + render(rnn_vs_lstm.tables(doc["rows"], doc.get("title", ""), doc), "html"))
+    elif doc:
+        parts.append(f"<p>rnn_vs_lstm.json has schema {html.escape(str(doc.get('schema_version', 1)))}, from an "
+                     f"older version: run <code>reproduce rnn-vs-lstm</code> again to rebuild it.</p>")
     for name in MEASUREMENTS.values():
         folder = run_dir / name
         if not folder.is_dir():

@@ -17,14 +17,19 @@ import matplotlib.pyplot as plt  # noqa: E402
 from benchmark.config import parse_stop_at  # noqa: E402
 
 COLOURS = {"rnn": "tab:blue", "lstm": "tab:orange", "gru": "tab:green"}
-# A model widened to the LSTM's parameter count is another model: a colour of its own, not its family's.
-MATCHED = {"rnn": "tab:purple", "lstm": "tab:brown", "gru": "tab:olive"}
-RATIO = r"$\Vert\partial L/\partial s_{T-k}\Vert \,/\, \Vert\partial L/\partial s_T\Vert$"  # mathtext, not TeX source
+# An arm widened to the LSTM's parameter count, or initialised otherwise, is another model: a colour of its own.
+ARM_COLOURS = {**COLOURS, "rnn-matched": "tab:purple", "lstm-chrono": "tab:red", "gru-matched": "tab:olive",
+               "lstm-matched": "tab:brown"}
+RATIO = r"$\Vert\partial L/\partial x_{T-k}\Vert \,/\, \Vert\partial L/\partial x_T\Vert$"  # mathtext, not TeX source
 
 
 def colour(label: str) -> str | None:
-    """A model's colour from its label ("rnn", "lstm", "rnn-matched", ...)."""
-    return (MATCHED if "matched" in label else COLOURS).get(label.split("-")[0])
+    """A model's colour from its label ("rnn", "lstm-chrono", "rnn-matched", ...)."""
+    return ARM_COLOURS.get(label) or COLOURS.get(label.split("-")[0])
+
+
+def style(label: str) -> str:
+    return "--" if "matched" in label else ":" if "chrono" in label else "-"
 
 
 def _legend_below(ax, ncol=2) -> None:
@@ -53,63 +58,107 @@ def _geo(values) -> float | None:
 
 
 def memory_span(result: dict, path) -> Path:
-    """Span curves: per task, the share of seeds that solved each lag (Wilson 95% interval), per model."""
+    """Per task, the share of seeds that solved each lag (Wilson 95% interval), per arm; a lag
+    marked x is budget-limited (it can neither confirm nor refute)."""
     tasks = list(result["spans"])
     fig, axes = plt.subplots(1, len(tasks), figsize=(6.0 * len(tasks), 5.0), squeeze=False, layout="constrained")
+    share = result.get("rules", {}).get("solved_share", 0.8)
     for ax, task in zip(axes[0], tasks):
-        labels = result["spans"][task]
-        for i, (label, span) in enumerate(labels.items()):
-            lags = sorted(int(k) for k in span["per_lag"])
-            pts = [span["per_lag"][str(k)] for k in lags]
-            frac = [p["fraction"] for p in pts]
-            err = [[f - p["wilson95"][0] for f, p in zip(frac, pts)], [p["wilson95"][1] - f for f, p in zip(frac, pts)]]
-            offset = [k * (1 + 0.03 * (i - len(labels) / 2)) for k in lags]  # keep error bars apart
-            ax.errorbar(offset, frac, yerr=err, marker="o", capsize=3, color=colour(label),
-                        linestyle="--" if "matched" in label else "-",
-                        label=f"{label}: largest lag solved {span['largest_lag_solved']}")
-        ax.axhline(2 / 3, color="black", linewidth=0.8, linestyle=":", label="solved: 2 of 3 seeds")
+        arms = result["spans"][task]
+        for i, (arm, spans) in enumerate(arms.items()):
+            lags = sorted(int(k) for k in spans["lags"])
+            pts = [spans["lags"][str(k)] for k in lags]
+            frac = [p["solved"] / p["n"] if p["n"] else 0 for p in pts]
+            err = [[f - p["wilson"][0] for f, p in zip(frac, pts)], [p["wilson"][1] - f for f, p in zip(frac, pts)]]
+            offset = [k * (1 + 0.03 * (i - len(arms) / 2)) for k in lags]  # keep error bars apart
+            ax.errorbar(offset, frac, yerr=err, marker="o", capsize=3, color=colour(arm), linestyle=style(arm),
+                        label=f"{arm}: span {spans['span']}" + {"budget": "+ (budget-limited)", "grid": "+"}.get(spans["end"], ""))
+            limited = [(o, f) for o, f, p in zip(offset, frac, pts) if p["budget_limited"]]
+            if limited:
+                ax.scatter(*zip(*limited), marker="x", s=80, color=colour(arm), zorder=3)
+        ax.axhline(share, color="black", linewidth=0.8, linestyle=":", label=f"solved: {share:.0%} of seeds")
         ax.set_xscale("log")
-        ticks = sorted({int(k) for span in labels.values() for k in span["per_lag"]})
+        ticks = sorted({int(k) for spans in arms.values() for k in spans["lags"]})
         ax.set_xticks(ticks, [str(t) for t in ticks])
         ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.set_ylim(-0.05, 1.05)
-        ax.set_xlabel("lag (time steps held, log scale)")
+        ax.set_xlabel("lag (time steps held, log scale); x: budget-limited")
         ax.set_ylabel(f"share of seeds at {result['settings']['solved'][task]} (Wilson 95%)")
-        cal = result["calibration"][task]
-        ax.set_title(f"{task}: budget {cal['budget']} steps" + ("" if cal["calibrated"] else " (calibration failed)"),
-                     fontsize=9)
-        _legend_below(ax, ncol=1)
-    fig.suptitle(f"Memory span per model\n{_subtitle(result)}", fontsize=9)
+        caps = result["settings"]["caps"].get(task, {})
+        ax.set_title(f"{task}: caps " + ", ".join(f"{k}: {v}" for k, v in caps.items()) + " steps", fontsize=8)
+        _legend_below(ax, ncol=2)
+    fig.suptitle(f"Memory span per arm (each at its tuned learning rate)\n{_subtitle(result)}", fontsize=9)
     return save(fig, path)
 
 
-def learning_curves(result: dict, path) -> Path:
-    """Validation metric against training step for every memory cell: one panel per task and
-    lag, one colour per model, one line per seed; cells stop once they reach the target."""
-    import pandas as pd
+def steps_to_solve(result: dict, path) -> Path:
+    """Kaplan-Meier: the share of seeds solved by each training step, one panel per task and lag,
+    one line per arm; a seed that never solved is censored at its last step (a tick)."""
+    from benchmark.measurements import stats
 
-    store = Path(path).parent / "cells"  # the measurement folder's cells (as run() writes them), wherever it moved
-    panels = sorted({(r["task"], r["lag"]) for r in result["rows"]}, key=lambda p: (list(result["spans"]).index(p[0]), p[1]))
+    panels = [(t, int(lag)) for t, arms in result["spans"].items() for lag in next(iter(arms.values()))["lags"]]
     cols = min(5, len(panels))
     rows_n = math.ceil(len(panels) / cols)
-    fig, axes = plt.subplots(rows_n, cols, figsize=(3.2 * cols + 1.6, 2.6 * rows_n + 0.4), squeeze=False,
+    fig, axes = plt.subplots(rows_n, cols, figsize=(3.2 * cols + 1.8, 2.7 * rows_n + 0.5), squeeze=False,
                              layout="constrained")
     for ax in axes.flat[len(panels):]:
         ax.axis("off")
     for ax, (task, lag) in zip(axes.flat, panels):
+        for arm in result["spans"][task]:
+            mine = [r for r in result["rows"] if r["kind"] == "grid" and r["task"] == task and r["arm"] == arm
+                    and r["lag"] == lag and r["status"] == "ok"]
+            km = stats.kaplan_meier([r["steps"] for r in mine], [r["solved"] for r in mine])
+            steps, frac = km["curve"]
+            if not steps:
+                continue
+            ax.step([0, *steps], [0, *frac], where="post", color=colour(arm), linestyle=style(arm), linewidth=1.1,
+                    label=arm)
+            censored = [r["steps"] for r in mine if not r["solved"]]
+            if censored:
+                at = [next((f for s, f in zip(reversed(steps), reversed(frac)) if s <= c), 0) for c in censored]
+                ax.plot(censored, at, "|", color=colour(arm), markersize=8)
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_title(f"{task}, lag {lag}", fontsize=8)
+        ax.set_xlabel("training step", fontsize=7)
+        ax.set_ylabel("share of seeds solved", fontsize=7)
+        ax.tick_params(labelsize=6)
+    figure_legend(fig, axes.flat, fontsize=7)
+    fig.suptitle(f"Steps to solve (Kaplan-Meier; |: censored at the cap)\n{_subtitle(result)}", fontsize=9)
+    return save(fig, path)
+
+
+def _curve(file: Path, metric: str):
+    import pandas as pd
+
+    if not file.exists():
+        return None
+    df = pd.read_csv(file)
+    return df[["step", metric]].dropna() if metric in df else None
+
+
+def learning_curves(result: dict, path) -> Path:
+    """Validation metric against training step for every memory cell: one panel per task and
+    lag, one colour per arm, one line per seed; cells stop once they reach the target."""
+    store = Path(path).parent / "cells"  # the measurement folder's cells (as run() writes them), wherever it moved
+    grid = [r for r in result["rows"] if r["kind"] == "grid"]
+    order = list(result["spans"])
+    panels = sorted({(r["task"], r["lag"]) for r in grid}, key=lambda p: (order.index(p[0]), p[1]))
+    cols = min(5, len(panels))
+    rows_n = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(rows_n, cols, figsize=(3.2 * cols + 1.8, 2.6 * rows_n + 0.4), squeeze=False,
+                             layout="constrained")
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    first_seed = min(r["seed"] for r in grid) if grid else 0
+    for ax, (task, lag) in zip(axes.flat, panels):
         metric = None
-        for r in (r for r in result["rows"] if r["task"] == task and r["lag"] == lag and r.get("curve")):
-            file = store / r["curve"]
-            if not file.exists():
-                continue
+        for r in (r for r in grid if r["task"] == task and r["lag"] == lag and r.get("curve")):
             metric = f"val/{r['metric']}"
-            df = pd.read_csv(file)
-            if metric not in df:
+            df = _curve(store / r["curve"], metric)
+            if df is None:
                 continue
-            df = df[["step", metric]].dropna()
-            ax.plot(df["step"], df[metric], color=colour(r["model"]), linewidth=0.9,
-                    linestyle="--" if "matched" in r["model"] else "-",
-                    label=r["model"] if r["seed"] == min(x["seed"] for x in result["rows"]) else None)
+            ax.plot(df["step"], df[metric], color=colour(r["arm"]), linewidth=0.7, linestyle=style(r["arm"]),
+                    label=r["arm"] if r["seed"] == first_seed else None)
         target = parse_stop_at(result["settings"]["solved"].get(task, ""))  # ("recall_acc", ">=", 0.99)
         if target is not None:
             ax.axhline(target[2], color="black", linewidth=0.8, linestyle=":",
@@ -120,6 +169,38 @@ def learning_curves(result: dict, path) -> Path:
         ax.tick_params(labelsize=6)
     figure_legend(fig, axes.flat, fontsize=7)
     fig.suptitle(f"Learning curves of the memory cells (one line per seed)\n{_subtitle(result)}", fontsize=9)
+    return save(fig, path)
+
+
+def tuning_curves(result: dict, path) -> Path:
+    """The tuning cells: validation metric against step, one panel per arm, one colour per rate."""
+    store = Path(path).parent / "cells"
+    table = result.get("tuning") or []
+    arms = list(dict.fromkeys((r["task"], r["arm"]) for r in table))
+    cols = min(3, max(1, len(arms)))
+    rows_n = max(1, math.ceil(len(arms) / cols))
+    fig, axes = plt.subplots(rows_n, cols, figsize=(3.6 * cols + 1.8, 2.7 * rows_n + 0.5), squeeze=False,
+                             layout="constrained", sharey=True)
+    for ax in axes.flat[len(arms):]:
+        ax.axis("off")
+    rates = sorted({r["lr"] for r in table})
+    cmap = plt.get_cmap("viridis")
+    for ax, (task, arm) in zip(axes.flat, arms):
+        metric = f"val/{parse_stop_at(result['settings']['solved'][task])[0]}"
+        for r in (r for r in table if r["task"] == task and r["arm"] == arm):
+            c = cmap(0.9 * rates.index(r["lr"]) / max(1, len(rates) - 1))
+            for i, curve in enumerate(c_ for c_ in r["curves"] if c_):
+                df = _curve(store / curve, metric)
+                if df is not None:
+                    ax.plot(df["step"], df[metric], color=c, linewidth=1.6 if r["chosen"] else 0.7,
+                            label=f"lr {r['lr']:g}" + (" (chosen)" if r["chosen"] else "") if i == 0 else None)
+        ax.set_title(f"{arm} ({task}, lag {table[0]['lag']})", fontsize=8)
+        ax.set_xlabel("training step", fontsize=7)
+        ax.set_ylabel(metric, fontsize=7)
+        ax.tick_params(labelsize=6)
+        ax.legend(fontsize=6)
+    fig.suptitle(f"Learning-rate tuning: every arm, every rate, the same steps (thick: chosen)\n{_subtitle(result)}",
+                 fontsize=9)
     return save(fig, path)
 
 
@@ -134,14 +215,12 @@ def figure_legend(fig, axes, **kw) -> None:
         fig.legend(handles.values(), handles.keys(), loc="outside right upper", **kw)
 
 
-STATE_STYLE = {"h": "-", "c": "--", "forget": ":"}
-STATE_NAME = {"h": "dL/dh", "c": "dL/dC", "forget": "prod f"}
-STAGE_NAME = {"init": "at initialisation", "trained": "trained on lag recall"}
+STAGE_NAME = {"init": "at initialisation", "trained": "trained, solved (memory-span cells)"}
 
 
 def gradient_flow(result: dict, path) -> Path:
-    """Gradient ratios against lag, one panel per initialisation (and one for the trained
-    models): geometric mean over seeds, the band spanning the seeds."""
+    """Input-gradient ratios against lag, one panel per init (and one for the trained models that
+    solved their lag): geometric mean over seeds, the band spanning them."""
     panels = list(dict.fromkeys((c["stage"], c["init"]) for c in result["curves"]))
     cols = min(3, len(panels))  # rows of three: a row of six shrinks every panel to a stamp in the report
     rows_n = math.ceil(len(panels) / cols)
@@ -150,27 +229,25 @@ def gradient_flow(result: dict, path) -> Path:
     for ax in axes.flat[len(panels):]:
         ax.axis("off")
     for ax, (stage, init) in zip(axes.flat, panels):
-        mine = [c for c in result["curves"] if c["stage"] == stage and c["init"] == init]
-        for family, state in dict.fromkeys((c["family"], c["state"]) for c in mine):
-            seeds = [c["ratios"] for c in mine if c["family"] == family and c["state"] == state]
+        mine = [c for c in result["curves"] if c["stage"] == stage and c["init"] == init and c.get("solved", True)]
+        for arm in dict.fromkeys(c["arm"] for c in mine):
+            seeds = [c["ratios"] for c in mine if c["arm"] == arm]
             n = min(len(r) for r in seeds)
             lags = list(range(1, n))
             per_lag = [[max(r[k], 1e-300) for r in seeds if math.isfinite(r[k])] for k in lags]
-            ax.plot(lags, [_geo(v) for v in per_lag], color=colour(family), linestyle=STATE_STYLE[state],
-                    label=f"{family} {STATE_NAME[state]}")
+            ax.plot(lags, [_geo(v) for v in per_lag], color=colour(arm), linestyle=style(arm), label=arm)
             if len(seeds) > 1:
-                ax.fill_between(lags, [min(v) for v in per_lag], [max(v) for v in per_lag], color=COLOURS.get(family),
-                                alpha=0.15, linewidth=0)
+                ax.fill_between(lags, [min(v) for v in per_lag], [max(v) for v in per_lag], color=colour(arm),
+                                alpha=0.12, linewidth=0)
         ax.axhline(1e-2, color="grey", linewidth=0.8, linestyle=":", label="ratio 1e-2: gradient lost")
         ax.set_yscale("log")
         ax.set_ylim(1e-12, 1e3)
-        ax.set_xlabel("lag k (steps back from the loss)")
-        ax.set_title(f"{STAGE_NAME.get(stage, stage)}, init {init}", fontsize=9)
+        ax.set_xlabel("lag k (steps back from the recall step)")
+        ax.set_title(f"{STAGE_NAME.get(stage, stage)}" + ("" if init == "own" else f", init {init}"), fontsize=9)
     for row in axes:
-        row[0].set_ylabel("gradient ratio " + RATIO)
+        row[0].set_ylabel("input-gradient ratio " + RATIO)
     figure_legend(fig, axes.flat, fontsize=8)  # one legend for every panel: a panel's own legend hid its lines
-    fig.suptitle(f"Gradient flow through time per initialisation (lag recall; band: seeds' range)\n{_subtitle(result)}",
-                 fontsize=9)
+    fig.suptitle(f"Gradient flow through time per arm (lag recall; band: seeds' range)\n{_subtitle(result)}", fontsize=9)
     return save(fig, path)
 
 
@@ -188,7 +265,7 @@ def spectral_sweep(result: dict, path) -> Path:
     ax.axhline(1e-2, color="grey", linewidth=0.8, linestyle=":", label="ratio 1e-2: gradient lost")
     ax.set_yscale("log")
     ax.set_xlabel("lag k (time steps)")
-    ax.set_ylabel(RATIO.replace("s_", "h_") + " (geometric mean over seeds)")
+    ax.set_ylabel(RATIO + " (geometric mean over seeds)")
     ax.set_title("Vanilla RNN at init, " + r"$W_{hh}$ spectral radius $\rho$" + f"\n{_subtitle(result)}", fontsize=9)
     fig.legend(fontsize=7, loc="outside right upper")
     return save(fig, path)
@@ -251,7 +328,8 @@ def parameters(result: dict, path) -> Path:
 # measurement NAME -> its figures: (function, file name) in the measurement's folder
 FIGURES = {
     "parameters": ((parameters, "parameters.png"),),
-    "memory_span": ((memory_span, "memory_span.png"), (learning_curves, "learning_curves.png")),
+    "memory_span": ((memory_span, "memory_span.png"), (steps_to_solve, "steps_to_solve.png"),
+                    (learning_curves, "learning_curves.png"), (tuning_curves, "tuning_curves.png")),
     "gradient_flow": ((gradient_flow, "gradient_flow.png"), (spectral_sweep, "spectral_radius.png")),
     "speed": ((speed, "speed.png"),),
 }
