@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import platform
 import socket
+import subprocess
+from pathlib import Path
 from datetime import datetime, timezone
 from importlib import metadata
 
@@ -41,7 +43,23 @@ def synchronize(dev) -> None:
 
 def provenance(dev, seed: int) -> dict:
     return {"device": device_name(dev), "accelerator": dev.type, "host": host(), "seed": seed,
-            "versions": versions(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "versions": versions(), "code_commit": code_commit(),
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def code_commit() -> str | None:
+    """The git commit of this code, '+modified' when the code or the measurement sizes differ from
+    it (benchmark/, tasks/, configs/); None outside a git checkout (an installed wheel)."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        if head.returncode:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "benchmark", "tasks", "configs"],
+                               cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("+modified" if dirty else "")
 
 
 def versions() -> dict:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 import textwrap
 import time
 from pathlib import Path
@@ -32,6 +31,7 @@ from pathlib import Path
 import pandas as pd
 from scipy.stats import binomtest
 
+from benchmark.engine.environment import code_commit
 from benchmark.engine.store import ResultsStore
 from benchmark.measurements import MEASUREMENTS, measure, memory_span, stats
 from benchmark.measurements import settings as measurement_settings
@@ -69,7 +69,11 @@ RNNS = ("rnn", "rnn-matched")
 
 
 def _row(aspect, verdict, summary, rule, evidence, values, cells=None, **detail) -> dict:
+    """A row of the table. An inconclusive row's evidence ends with what would decide it (a cap,
+    seeds, a longer grid) and the smallest effect its seeds could have detected."""
     assert verdict in VERDICTS, verdict
+    if verdict == "inconclusive" and detail.get("would_decide"):
+        evidence = f"{evidence} Would decide it: {detail['would_decide']}."
     if len(summary) > CARD_MAX:  # the card is read in a terminal: one line, never a paragraph
         summary = textwrap.shorten(summary, CARD_MAX, placeholder="...")
     return {"aspect": aspect, "claim": CLAIMS[aspect], "verdict": verdict, "summary": summary, "rule": rule,
@@ -237,8 +241,7 @@ def memory_row(memory: dict) -> dict:
                 + (f" lstm and lstm-chrono disagree ({verdicts['lstm']} vs {verdicts['lstm-chrono']}): the initialisation "
                    f"decides the LSTM's span here, a finding." if len(set(verdicts.values())) > 1 else "")
                 + f" Budget-limited: {_limited(spans, arms)}. Steps to solve (Kaplan-Meier median [95%]): "
-                + _steps(spans, arms, lags) + f". {detect[0].upper()}{detect[1:]}."
-                + (f" Would decide it: {decide}." if verdict == "inconclusive" else ""))
+                + _steps(spans, arms, lags) + f". {detect[0].upper()}{detect[1:]}.")
     values = {a: {"lags": {lag: _lag_value(v) for lag, v in spans[a]["lags"].items()}, "span": spans[a]["span_per_seed"]}
               for a in arms}
     for a in arms:
@@ -550,8 +553,10 @@ def speed_row(res: dict, memory: dict | None = None) -> dict:
         if solve and f in solve and solve[f]["median_s"]:
             cells[f] += f"; solves lag {solve['lag']} in {_g(solve[f]['median_s'], 3)} s"
     return _row("training speed", verdict, summary, SPEED_RULE, evidence, values, cells, tests=tests, time_to_solve=solve,
-                would_decide=(f"more seeds or repeats (undecided sizes: "
-                              f"{', '.join(t['name'] for t in tests if _decided(t) is None)})" if verdict == "inconclusive" else ""))
+                would_decide=(f"more seeds or repeats at the undecided sizes "
+                              f"({', '.join(t['name'] for t in tests if _decided(t) is None)}; "
+                              + (f"at {n} seeds a size is decided only when {need} of {n} agree)" if need else
+                                 f"no size can be decided at {n} seeds)") if verdict == "inconclusive" else ""))
 
 
 # --- gradient problem -------------------------------------------------------------------
@@ -601,9 +606,12 @@ def gradient_problem_row(memory: dict, gf: dict | None = None) -> dict:
     cells = {a: ", ".join(f"{lag}: {_share(spans, a, lag)}" for lag in lags) for a in ARMS if a in spans}
     n = spans["lstm"]["lags"][str(lags[0])]["n"]
     gap = stats.detectable_share(n, n, ALPHA / max(1, len(tests)))
+    detect = (f"the smallest gap in solved share {n} seeds an arm detect at Holm's first level is {n}/{n} vs {gap}/{n}"
+              if gap is not None else f"no gap in solved share is detectable at {n} seeds an arm")
     return _row("gradient problem", verdict, summary, PROBLEM_RULE, evidence, values, cells, tests=tests,
-                trained_gradient=grad, would_decide=(_memory_needs(spans, memory_parts(spans, "lstm", tests), gap, n, lags)
-                                                     if verdict == "inconclusive" else ""))
+                trained_gradient=grad,
+                would_decide=(f"{_memory_needs(spans, memory_parts(spans, 'lstm', tests), gap, n, lags)}; {detect}"
+                              if verdict == "inconclusive" else ""))
 
 
 def _share(spans, arm, lag) -> str:
@@ -628,8 +636,13 @@ def _trained_at(gf: dict, lag: int) -> dict:
 
 
 def _short_grad(grad: dict) -> str:
-    parts = [f"{_label(a)} {_g(v[k]['mean'])}" for a, v in grad.items() for k in ("unsolved", "solved") if k in v][:3]
-    return "trained gradient " + ", ".join(parts) if parts else ""
+    """'trained ratio: RNN 0.0004 unsolved, 3 solved; LSTM 4.1 solved' (the RNN and LSTM arms)."""
+    parts = []
+    for arm in ("rnn", "lstm"):
+        if arm in grad:
+            parts.append(f"{_label(arm)} " + ", ".join(f"{_g(grad[arm][k]['mean'])} {k}" for k in ("unsolved", "solved")
+                                                       if k in grad[arm]))
+    return "trained ratio: " + "; ".join(parts) if parts else ""
 
 
 # --- use cases --------------------------------------------------------------------------
@@ -738,8 +751,21 @@ def use_cases_row(memory: dict, speed: dict, tasks: dict) -> dict:
     for f in FAMILIES:
         if f in cells and latency[f]:
             cells[f] += f"; {stats.fmt(values[f][f'streaming latency (ms/step, h={small})'])} ms/step"
+    open_checks = [f"{k} ({c.get('dropped') or _needs(c)})" for k, c in checks.items()
+                   if c.get("decided", "undecided") == "undecided"]
     return _row("use cases", verdict, summary, USE_RULE, evidence, values, cells, checks=checks,
-                would_decide=("more seeds for the dropped or undecided checks" if verdict == "inconclusive" else ""))
+                would_decide=("more seeds for " + "; ".join(open_checks) if verdict == "inconclusive" and open_checks
+                              else "a check the seeds can decide" if verdict == "inconclusive" else ""))
+
+
+def _needs(check: dict) -> str:
+    """The smallest effect a kept check could detect at its seeds and Holm's first level."""
+    n, level = check["n"], ALPHA / 3
+    if check["kind"] == "Barnard":
+        gap = stats.detectable_share(n, n, level)
+        return f"{n} seeds detect {n}/{n} vs {gap}/{n}" if gap is not None else f"{n} seeds detect no gap"
+    k = stats.detectable_signs(n, level)
+    return f"{n} seeds decide only when {k} of {n} agree" if k else f"{n} seeds cannot decide it"
 
 
 def _best_p(kind: str, n: int) -> float:
@@ -796,6 +822,9 @@ def _finite(x):
 def card(rows: list[dict], title: str = "", meta: dict | None = None) -> Table:
     meta = meta or {}
     notes = [n for n in (meta.get("caveat"),) if n]
+    if meta.get("decidable") and any(not v.startswith("can decide") for v in meta["decidable"].values()):
+        notes.append(f"At {len(meta.get('seeds') or [])} seeds: " + "; ".join(
+            f"{k} {v}" for k, v in meta["decidable"].items()) + ".")
     notes.append("Verdicts: " + ", ".join(f"{sum(r['verdict'] == v for r in rows)} {v}" for v in VERDICTS)
                  + f". Rules and thresholds: commit {meta.get('rules_commit') or 'unknown'}"
                  + (f"; wall time {meta['wall_s'] / 60:.1f} min" if meta.get("wall_s") else "") + ".")
@@ -864,54 +893,46 @@ def write(rows: list[dict], out_dir, title: str, meta: dict | None = None) -> li
     return paths
 
 
-def rules_commit() -> str | None:
-    """The git commit of this code (its rules and thresholds), '+modified' when the rule files
-    differ from it; None outside a git checkout."""
-    root = Path(__file__).resolve().parents[2]
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
-        if head.returncode:
-            return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "benchmark", "configs/measurements.yaml"],
-                               cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return head.stdout.strip() + ("+modified" if dirty else "")
-
-
-def meta_of(results: dict, profile: str, wall_s: float | None = None) -> dict:
+def meta_of(results: dict, profile: str, table_s: float = 0.0) -> dict:
+    """The document's top level. `wall_s`: the measurements' own wall times (each from the run that
+    made it; a memory span resumed in parts counts its last part) plus this table's."""
     speed, memory = results["speed"], results["memory-span"]
+    spent = {name: r.get("wall_s") for name, r in results.items()}
     n = len(memory["settings"]["seeds"])
     caveat = (f"Smoke profile: small models, short grids and budgets, {n} seeds: the numbers check the pipeline and "
               f"its comparisons cannot reach significance. Use reference-cpu (10 seeds) for verdicts to quote."
               if profile == "smoke" else "")
     return {"profile": profile, "seeds": memory["settings"]["seeds"], "device": speed["device"],
             "versions": speed.get("versions"), "caveat": caveat, "arms": memory.get("arms", []),
-            "tuning": memory.get("tuning", []), "rules_commit": rules_commit(), "wall_s": wall_s,
-            "measurement_wall_s": {name: r.get("wall_s") for name, r in results.items()}}
+            "tuning": memory.get("tuning", []), "rules_commit": code_commit(),
+            "measured_with": {name: r.get("code_commit") for name, r in results.items()},
+            "wall_s": round(sum(v for v in spent.values() if v) + table_s, 1), "measurement_wall_s": spent,
+            "decidable": decidable_of(memory["settings"], speed["settings"])}
+
+
+def decidable_of(memory: dict, speed: dict) -> dict:
+    lags = max(len(v) for v in memory["tasks"].values() if v)
+    return decidable(len(memory["seeds"]), lags, len(speed["hidden"]) * len(speed["seq"]))
 
 
 def announce(profile: str, seeds: int | None, overrides: dict | None) -> None:
     """Before anything runs: what this profile's seeds can decide."""
     memory = measurement_settings.load(profile, "memory_span", seeds, overrides)
     speed = measurement_settings.load(profile, "speed", seeds, overrides)
-    n = len(memory["seeds"])
-    lags = max(len(v) for v in memory["tasks"].values() if v)
-    points = len(speed["hidden"]) * len(speed["seq"])
-    print(f"reproduce: profile {profile}, {n} seeds; what these seeds can decide:")
-    for aspect, text in decidable(n, lags, points).items():
+    print(f"reproduce: profile {profile}, {len(memory['seeds'])} seeds; what these seeds can decide:")
+    for aspect, text in decidable_of(memory, speed).items():
         print(f"  {aspect:<17} {text}")
 
 
 def reproduce(profile: str, out_dir, seeds: int | None = None, overrides: dict | None = None) -> int:
-    start = time.perf_counter()
     out = Path(out_dir)
     announce(profile, seeds, overrides)
     results = {name: measure(name, profile, out, reuse=True, seeds=seeds, overrides=overrides) for name in ORDER}
+    start = time.perf_counter()
     for result in results.values():
         plots.draw(result, out / result["name"])
     rows = build_table(results, out)
-    meta = meta_of(results, profile, round(time.perf_counter() - start, 1))
+    meta = meta_of(results, profile, time.perf_counter() - start)
     n = len(meta["seeds"])
     title = f"Answer card: the lecture's RNN-vs-LSTM claims measured ({profile} profile; {n} seeds; {meta['device']})"
     write(rows, out, title, meta)
