@@ -13,6 +13,10 @@ DATA = ROOT.parent / "shared" / "data"  # the project's shared data sets, beside
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+# A shell's background job (`cmd &`, nohup) starts with SIGINT ignored, and every process it
+# starts inherits that: the Ctrl-C tests would press a key nobody hears (and the runs they start
+# would never stop). Python's own handler, as an interactive start has it.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def cli(*args, timeout=300, env=None):
