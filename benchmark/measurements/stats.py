@@ -112,12 +112,6 @@ def wilson(k: int, n: int) -> list[float]:
     return [float(ci.low), float(ci.high)]
 
 
-def solved_fraction(flags: Sequence[bool]) -> dict:
-    """{"solved": k, "n": n, "fraction", "wilson": [low, high]} of per-seed flags."""
-    n, k = len(flags), sum(bool(f) for f in flags)
-    return {"solved": k, "n": n, "fraction": k / n if n else None, "wilson": wilson(k, n)}
-
-
 def needed(n: int) -> int:
     """Seeds of n that must solve a lag for it to count as solved."""
     return math.ceil(SOLVED_SHARE * n - 1e-9)
