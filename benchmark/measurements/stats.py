@@ -10,7 +10,7 @@ leaves the range the quantity can take, and is never clipped into it):
 - `exact`: a count with no seed noise (zero-width interval).
 
 Counts and times to an event:
-- `solved_fraction`: k of n with the Wilson score interval (Wilson 1927), which stays in [0, 1]
+- `wilson`: k of n with the Wilson score interval (Wilson 1927), which stays in [0, 1]
   and behaves at 0/n and n/n where the normal approximation does not.
 - `kaplan_meier`: steps to solve from right-censored data (a seed that never solved within its
   budget is censored at its last step, not left out: no survivorship), through
