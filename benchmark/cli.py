@@ -93,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog=_program(), description="Benchmark vanilla RNN, LSTM and GRU across tasks, with measurements.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    sub.add_parser("list", help="tasks, model variants, backends and profiles").set_defaults(func=cmd_list)
+    sub.add_parser("list", help="tasks, model variants, families, backends and profiles").set_defaults(func=cmd_list)
 
     run = sub.add_parser("run", help="train the matrix of tasks x models x seeds")
     _matrix_arguments(run)
@@ -189,7 +189,10 @@ def _bench_parser(sub) -> None:
     over.set_defaults(func=cmd_bench_overhead)
 
     back = which.add_parser("backends", help="cudnn vs scratch vs compiled scratch at one size (fastrnns' setting)")
-    back.add_argument("--family", default="lstm", choices=("rnn", "lstm", "gru"), help="(default: lstm)")
+    back.add_argument("--family", default="lstm", metavar="FAMILY[,FAMILY...]",
+                      help="one family: every backend and precision; several (e.g. gru,lstm,mingru,minlstm --seq 512): "
+                           "each one's fused kernel, sequential step and parallel scan in fp32, against the fused GRU "
+                           f"(default: lstm; families: {', '.join(config.families.families())})")
     back.add_argument("--hidden", type=at_least(1), default=512, help="hidden and input size (default: 512)")
     back.add_argument("--batch", type=at_least(1), default=64, help="batch size (default: 64)")
     back.add_argument("--seq", type=at_least(1), default=100, help="sequence length (default: 100)")
@@ -216,6 +219,15 @@ def _bench_parser(sub) -> None:
     plan.add_argument("--threads", type=at_least(0), help=THREADS_HELP)
     plan.set_defaults(func=cmd_bench_plan)
 
+    table = which.add_parser("table", help="`table` on a folder of N records (copies of the published ones): "
+                                           "seconds, a fresh process per run")
+    table.add_argument("--records", type=at_least(1), default=1000, help="records in the folder (default: 1000)")
+    table.add_argument("--repeats", type=at_least(1), default=5, help="timed runs, median reported (default: 5)")
+    table.add_argument("--format", default="md", choices=("md", "csv", "latex", "html", "json"),
+                       help="as `table --format` (default: md)")
+    table.add_argument("--out", help="write the folder here and keep it (default: a temporary folder, removed)")
+    table.set_defaults(func=cmd_bench_table)
+
 
 def cmd_bench_overhead(args) -> int:
     import tasks
@@ -240,6 +252,11 @@ def cmd_bench_busy(args) -> int:
     return busy.main(args)
 
 
+def cmd_bench_table(args) -> int:
+    from benchmark.bench import table
+    return table.main(args)
+
+
 def cmd_bench_plan(args) -> int:
     cells = build_cells(args)
     from benchmark.engine.cells import check_own_files
@@ -255,11 +272,19 @@ def cmd_list(args) -> int:
     # not imported: importing the task modules loads torch and Lightning (seconds).
 
     print("tasks:")
+    plugins = tasks.plugin_sources()
     for name, task in tasks.catalog().items():
-        print(f"  {name:<12} {task['kind']:<13} {task['description']}")
+        plugin = f"; from {plugins[name]}" if name in plugins else ""
+        print(f"  {name:<12} {task['kind']:<13} {task['description']}{plugin}")
     print("models:")
     for name, (family, bidir) in config.VARIANTS.items():
         print(f"  {name:<12} {family}{', bidirectional' if bidir else ''}")
+    print("families:")
+    for name, spec in config.families.families().items():
+        runs = "fused kernel" if spec.fused else f"no fused kernel (cudnn runs the {spec.implementation('cudnn')})"
+        plugin = f"; from {spec.source}" if spec.source.startswith("entry point") else ""
+        print(f"  {name:<12} {spec.description}; state {', '.join(spec.state)}; params {spec.closed_form()}/layer; "
+              f"{runs}{'; parallel scan' if spec.scan else ''}{plugin}")
     print("backends:")
     for name, note in config.BACKEND_NOTES.items():
         print(f"  {name:<12} {note}")
@@ -285,8 +310,11 @@ def build_cells(args) -> list:
     from benchmark.engine import cells
 
     _check_tasks_and_data_dir(args)
-    return cells.build_cells(None if args.all else [args.tasks], [args.models] if args.models else None,
-                             [args.backend], getattr(args, "seeds", 1), args.profile, config.parse_set(args.set))
+    built = cells.build_cells(None if args.all else [args.tasks], [args.models] if args.models else None,
+                              [args.backend], getattr(args, "seeds", 1), args.profile, config.parse_set(args.set))
+    for note in dict.fromkeys(c.model.fallback_note for c in built if c.model.fallback_note):
+        print(f"note: {note}; records name it as `implementation`", file=sys.stderr)
+    return built
 
 
 def cmd_run(args) -> int:
@@ -435,13 +463,10 @@ def cmd_reproduce_papers(args) -> int:
     task_names = config.split_names(args.tasks, tasks.task_names(), "task") if args.tasks else None
     models = config.split_names(args.models, config.VARIANTS, "model") if args.models else None
     _check_data_dir(args)
-    from benchmark.engine.environment import threads_for, use_threads
-    from benchmark.reports.papers import reproduce
+    from benchmark.reports.papers import reproduce  # torch loads only if a cell is left to run
 
-    use_threads(args.threads)
     return reproduce(presets, args.out or os.path.join("results", "papers"), seeds=args.seeds or 3, tasks=task_names,
-                     models=models, data_dir=args.data_dir, parallel=args.parallel,
-                     threads=threads_for(args.threads))
+                     models=models, data_dir=args.data_dir, parallel=args.parallel, threads=args.threads)
 
 
 def cmd_report(args) -> int:

@@ -3,8 +3,9 @@ files in configs/ merged into one validated config per cell. No torch here: `lis
 and argument errors need none.
 
 Precedence, lowest first: configs/defaults.yaml, configs/tasks/<task>.yaml, the profile
-(configs/profiles/<profile>.yaml: its top level, then its `tasks.<task>` block), then
-`--set` overrides. Every value is checked here, before any training starts.
+(configs/profiles/<profile>.yaml: its `model` and `train`, then the task's block under its name,
+`copy: {delay: 10, train: {...}}`), then `--set` overrides. Every value is checked here, before
+any training starts.
 """
 from __future__ import annotations
 
@@ -13,26 +14,39 @@ import dataclasses
 import math
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from benchmark import families
 from benchmark.errors import ConfigError
 
 CONFIG_DIR = Path(os.environ.get("RNNBENCH_CONFIG_DIR", Path(__file__).resolve().parents[1] / "configs"))
 SECTIONS = ("model", "train", "task")
 
-# The model axis of the matrix by name: a variant is a family and a direction.
-BACKENDS = ("cudnn", "scratch")
-VARIANTS = {
-    "rnn": ("rnn", False), "lstm": ("lstm", False), "gru": ("gru", False),
-    "birnn": ("rnn", True), "bilstm": ("lstm", True), "bigru": ("gru", True),
-}
-BACKEND_NOTES = {
-    "cudnn": "torch.nn.RNN/LSTM/GRU (cuDNN on GPU, fused kernels on CPU)",
-    "scratch": "our cells, written from the equations",
-}
+# The model axis of the matrix by name: a variant is a family and a direction, both from the
+# family registry (benchmark/families: one file per family, plug-ins by entry point).
+BACKENDS = tuple(families.BACKENDS)
+BACKEND_NOTES = families.BACKENDS
+
+
+class _Variants(Mapping):
+    """Model name -> (family, bidirectional), read from the registry on every use (a plug-in
+    registered after import counts)."""
+
+    def __getitem__(self, name):
+        return families.variants()[name]
+
+    def __iter__(self):
+        return iter(families.variants())
+
+    def __len__(self):
+        return len(families.variants())
+
+
+VARIANTS = _Variants()
 
 
 @dataclass(frozen=True)
@@ -55,9 +69,10 @@ class ModelConfig:
         _check(isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1, "model.dropout", self.dropout,
                "a number in [0, 1)")
         kind, _ = parse_init(self.init)
-        if kind == "chrono" and self.family != "lstm":
+        supported = families.get(self.family).inits
+        if kind not in supported:
             raise ConfigError(f"bad model.init {self.init!r} for model {self.variant} (family {self.family}): "
-                              f"chrono sets LSTM gate biases; for {self.family} use orthogonal, pytorch or uniform:A")
+                              f"{kind} is not one of {self.family}'s inits; use {', '.join(supported)}")
         _check(isinstance(self.forget_bias, (int, float)) and not isinstance(self.forget_bias, bool)
                and math.isfinite(self.forget_bias), "model.forget_bias", self.forget_bias, "a finite number")
         # Only the orthogonal policy sets the forget bias from this setting; the others draw
@@ -74,8 +89,21 @@ class ModelConfig:
     def bidirectional(self) -> bool:
         return VARIANTS[self.variant][1]
 
+    @property
+    def implementation(self) -> str:
+        """What trains: `fused` (torch's kernel), `scan` or `step` (our cells); see Family.implementation."""
+        return families.get(self.family).implementation(self.backend)
 
-INITS = "orthogonal, pytorch, uniform:A (A > 0), chrono or chrono:TMAX (TMAX > 2, lstm only)"
+    @property
+    def fallback_note(self) -> str | None:
+        """Why the backend asked for is not the one that runs (a family without a fused kernel)."""
+        if self.backend == "cudnn" and self.implementation != "fused":
+            return (f"{self.family} has no fused torch kernel: --backend cudnn runs its {self.implementation} "
+                    f"(our implementation, the fastest it has)")
+        return None
+
+
+INITS = "orthogonal, pytorch, uniform:A (A > 0), chrono or chrono:TMAX (TMAX > 2, families with a forget gate: lstm)"
 CHRONO_TMAX = 100.0  # Tallec & Ollivier's T_max when `chrono` names none
 
 
@@ -215,10 +243,102 @@ def profiles() -> list[str]:
     return sorted(p.stem for p in (CONFIG_DIR / "profiles").glob("*.yaml"))
 
 
-def load_profile(name: str) -> dict:
+def load_profile(name: str, task_names=None) -> dict:
+    """configs/profiles/<name>.yaml (under RNNBENCH_CONFIG_DIR when set), its spelling checked
+    (`check_profile`; with `task_names`, every top-level key too)."""
     if name not in profiles():
         raise ConfigError(f"unknown profile {name!r}; choose from: {', '.join(profiles())}")
-    return load_yaml(CONFIG_DIR / "profiles" / f"{name}.yaml")
+    path = CONFIG_DIR / "profiles" / f"{name}.yaml"
+    return check_profile(load_yaml(path), path, task_names)
+
+
+# One spelling of a task setting everywhere: `copy.delay` on the command line (`--set
+# copy.delay=50`), `copy: {delay: 50}` at the top level of a profile or of configs/tasks/copy.yaml,
+# and `copy.delay` in tables and messages. A task's block may also hold `model:` and `train:`,
+# overrides for that task alone (no task has a setting so named). Records keep the settings
+# under `config.settings`, so that their group hashes, and so finished runs, stay valid.
+SHARED = ("model", "train")  # the sections beside the task blocks (for every task in a profile)
+_WHY = "a task's settings sit under its name at the top level"
+
+
+def check_profile(data: dict, path, task_names=None) -> dict:
+    """`data` (a profile read from `path`) if spelled as today: `model`, `train` and a block per
+    task under its name; else ConfigError, one line naming the file and the new spelling."""
+    where = shown(path)
+    for key, value in data.items():
+        if key in SHARED:
+            continue
+        if key == "tasks":  # the old spelling: tasks.<task>.{task,model,train}.<key>
+            task = _first(value, "<task>")
+            block = value[task] if isinstance(value, dict) and isinstance(value[task], dict) else {}
+            section = "task" if "task" in block or not block else _first(block, "task")
+            tail = _tail(block.get(section))
+            new = f"{task}{tail}" if section == "task" else f"{task}.{section}{tail}"
+            raise ConfigError(f"{where}: `tasks.{task}.{section}{tail}` is now spelled `{new}` ({_WHY})")
+        if key == "task":  # the old spelling of settings for every task
+            tail = _first(value, "KEY")
+            raise ConfigError(f"{where}: `task.{tail}` is now spelled per task, `<task>.{tail}` (e.g. `copy.{tail}`; "
+                              f"{_WHY})")
+        if task_names is not None and key not in task_names:
+            raise ConfigError(f"{where}: unknown key {key!r}; a profile holds model, train and a block per task "
+                              f"under its name ({', '.join(task_names)})")
+        task_block(value, key, where)
+    return data
+
+
+def task_block(block, task: str, where: str) -> dict:
+    """A task's block, `{delay: 10, model: {...}, train: {...}}`, as the sections of a raw config:
+    `{"task": {"delay": 10}, "model": {...}, "train": {...}}`."""
+    if block is None:
+        return {}
+    if not isinstance(block, dict):
+        raise ConfigError(f"{where}: `{task}` must hold the task's settings as KEY: VALUE (e.g. `{task}: "
+                          f"{{KEY: VALUE}}`), not {block!r}")
+    if "task" in block:  # the old spelling: <task>.task.<key>
+        tail = _tail(block["task"])
+        raise ConfigError(f"{where}: `{task}.task{tail}` is now spelled `{task}{tail}` ({_WHY})")
+    out = {s: block[s] for s in SHARED if s in block}
+    settings = {k: v for k, v in block.items() if k not in SHARED}
+    if settings:
+        out["task"] = settings
+    return out
+
+
+def task_file(task: str) -> dict:
+    """configs/tasks/<task>.yaml as the sections of a raw config (`{}` for a task without one):
+    `model`, `train` and the task's settings under its name."""
+    path = CONFIG_DIR / "tasks" / f"{task}.yaml"
+    if not path.exists():
+        return {}
+    data, where = load_yaml(path), shown(path)
+    out = {s: data[s] for s in SHARED if s in data}
+    for key in data:
+        if key == "task":  # the old spelling
+            tail = _first(data[key], "KEY")
+            raise ConfigError(f"{where}: `task.{tail}` is now spelled `{task}.{tail}` ({_WHY})")
+        if key not in (*SHARED, task):
+            raise ConfigError(f"{where}: unknown key {key!r}; a task's file holds model, train and {task} "
+                              f"(its settings)")
+    return deep_merge(out, task_block(data.get(task), task, where))
+
+
+def _first(tree, default: str) -> str:
+    """The first key of a mapping (to name it in a message), else `default`."""
+    return str(next(iter(tree))) if isinstance(tree, dict) and tree else default
+
+
+def _tail(tree) -> str:
+    """".KEY" for a mapping's first key (`tasks.copy.task` + ".delay"), "" for an empty one."""
+    return f".{_first(tree, '')}" if isinstance(tree, dict) and tree else ""
+
+
+def shown(path) -> str:
+    """A config file's path as a message names it: relative to the working folder when inside it."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def deep_merge(base: dict, over: dict) -> dict:
@@ -253,7 +373,8 @@ def nest(flat: dict) -> dict:
 
 def split_overrides(overrides: dict, task_names: list[str]) -> tuple[dict, dict]:
     """{'train': {...}, 'copy': {...}} -> ({'train': {...}}, {'copy': {'task': {...}}}): the model and
-    train sections apply to every task, a task's section to its settings."""
+    train sections apply to every task, a task's section to its settings (and its `model`/`train`
+    keys, `copy.model.hidden=64`, to that task alone), as in a profile."""
     common, per_task = {}, {}
     for head, values in overrides.items():
         if not isinstance(values, dict):
@@ -261,7 +382,11 @@ def split_overrides(overrides: dict, task_names: list[str]) -> tuple[dict, dict]
         if head in ("model", "train"):
             common[head] = values
         elif head in task_names:
-            per_task[head] = {"task": values}
+            per_task[head] = task_block(values, head, "--set")
+        elif head == "task":  # the old spelling
+            tail = _first(values, "KEY")
+            raise ConfigError(f"--set: `task.{tail}` is now spelled `<task>.{tail}` (e.g. `copy.{tail}`; the task one "
+                              f"of {', '.join(task_names)})")
         else:
             raise ConfigError(f"bad --set section {head!r}: expected model, train or a task ({', '.join(task_names)})")
     return common, per_task
@@ -274,14 +399,13 @@ def _nest(tree: dict, keys: list[str], value) -> None:
 
 
 def resolve(task: str, profile: dict, common: dict, per_task: dict) -> dict:
-    """The merged raw config (sections model/train/task) for one task."""
+    """The merged raw config for one task: sections model, train and task (its settings, however a file
+    or `--set` names them: the task block `copy: {delay: 10}` becomes `{"task": {"delay": 10}}`)."""
     raw = load_yaml(CONFIG_DIR / "defaults.yaml")
-    task_file = CONFIG_DIR / "tasks" / f"{task}.yaml"
-    if task_file.exists():
-        raw = deep_merge(raw, load_yaml(task_file))
-    top = {k: v for k, v in profile.items() if k in SECTIONS}
+    raw = deep_merge(raw, task_file(task))
+    top = {k: v for k, v in profile.items() if k in SHARED}
     raw = deep_merge(raw, top)
-    raw = deep_merge(raw, (profile.get("tasks") or {}).get(task, {}))
+    raw = deep_merge(raw, task_block(profile.get(task), task, "profile"))
     raw = deep_merge(raw, common)
     raw = deep_merge(raw, per_task.get(task, {}))
     unknown = set(raw) - set(SECTIONS)

@@ -17,6 +17,7 @@ from tasks.language_model import LanguageModelSettings, LanguageModelTask
 
 @dataclass(frozen=True)
 class CharLMSettings(LanguageModelSettings):
+    TASK = "char_lm"
     bptt: int = 100
     file: str = "tinyshakespeare/input.txt"  # under the data directory
     train_fraction: float = 0.9              # the rest: half validation, half test

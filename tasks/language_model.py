@@ -31,14 +31,15 @@ class LanguageModelSettings:
     embedding: int = 0            # embedding size; 0 = model.hidden
     max_train_tokens: int = 0     # use only the first N training tokens; 0 = all
     tie_weights: bool = False     # share embedding and decoder weights (Press & Wolf 2016; Inan et al. 2017)
+    TASK = "language_model"       # the task named in messages (word_lm.bptt); a class attribute, not a setting
 
     def __post_init__(self):
         for name in ("bptt", "eval_batch_size"):
             if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
-                raise ConfigError(f"bad {name} {getattr(self, name)!r}: expected an integer >= 1")
+                raise ConfigError(f"bad {self.TASK}.{name} {getattr(self, name)!r}: expected an integer >= 1")
         for name in ("embedding", "max_train_tokens"):
             if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 0):
-                raise ConfigError(f"bad {name} {getattr(self, name)!r}: expected an integer >= 0")
+                raise ConfigError(f"bad {self.TASK}.{name} {getattr(self, name)!r}: expected an integer >= 0")
 
 
 class LanguageModelTask(TaskModule):

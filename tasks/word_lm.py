@@ -17,6 +17,7 @@ from tasks.language_model import LanguageModelSettings, LanguageModelTask
 SOURCES = ("local", "hub")
 @dataclass(frozen=True)
 class WordLMSettings(LanguageModelSettings):
+    TASK = "word_lm"
     source: str = "local"
     folder: str = "ptb"  # local: under the data directory
     files: tuple = ("ptb.train.txt", "ptb.valid.txt", "ptb.test.txt")  # train, validation, test

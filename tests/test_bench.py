@@ -160,6 +160,17 @@ def test_bench_backends_times_every_backend_at_one_size(capsys):
     assert re.search(r"^  cudnn +train .*\(1\.00x cudnn\)", out, re.M)
 
 
+def test_bench_backends_compares_families_against_the_fused_gru(capsys):
+    code = main(["bench", "backends", "--family", "gru,mingru,minlstm", "--hidden", "8", "--batch", "2", "--seq", "16",
+                 "--repeats", "2"])
+    out = capsys.readouterr().out
+    assert code == 0
+    rows = re.findall(r"^  (\w+) +(fused|step|scan) +([\d,]+) +([\d.e+-]+)x", out, re.M)
+    assert {(f, i) for f, i, *_ in rows} == {("gru", "fused"), ("gru", "step"), ("mingru", "step"), ("mingru", "scan"),
+                                             ("minlstm", "step"), ("minlstm", "scan")}
+    assert [r for r in rows if r[:2] == ("gru", "fused")][0][3] == "1"  # the reference of every ratio
+
+
 def test_bench_backends_rejects_an_unknown_family(capsys):
     assert main(["bench", "backends", "--family", "transformer"]) == 2
     assert "transformer" in capsys.readouterr().err

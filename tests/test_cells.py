@@ -1,5 +1,8 @@
 """One path from configuration to cells, and one runner that trains every model the suite trains."""
+import json
 import pickle
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -7,7 +10,7 @@ import torch
 from benchmark import config
 from benchmark.bench.overhead import make_cell
 from benchmark.config import ConfigError, parse_set
-from benchmark.engine.cells import build_cells, check_own_files
+from benchmark.engine.cells import build_cells, check_own_files, current_group
 from benchmark.engine.records import base_record
 from benchmark.engine.runner import build_module, fit_cell
 from benchmark.launchers import run_matrix
@@ -45,6 +48,81 @@ def test_bad_overrides_name_the_thing_and_the_fix(overrides, words):
     with pytest.raises(ConfigError) as e:
         build_cells(["copy"], ["lstm"], ["cudnn"], 1, "smoke", overrides)
     assert all(w in str(e.value) for w in words)
+
+
+# --- one spelling of a task setting: copy.delay on the command line, in profiles and task files ------
+@pytest.fixture
+def config_dir(tmp_path, monkeypatch):
+    """A copy of configs/, as a user's own RNNBENCH_CONFIG_DIR would be."""
+    root = tmp_path / "configs"
+    shutil.copytree(config.CONFIG_DIR, root)
+    monkeypatch.setattr(config, "CONFIG_DIR", root)
+    return root
+
+
+def test_a_task_setting_is_spelled_the_same_in_a_profile_and_in_set(config_dir):
+    (config_dir / "profiles" / "mine.yaml").write_text(
+        "model: {hidden: 16}\ntrain: {max_steps: 30}\n"
+        "copy:\n  delay: 7\n  model: {hidden: 24}\n  train: {lr: 0.02}\n")
+    from_profile = build_cells(["copy", "adding"], ["lstm"], ["cudnn"], 1, "mine")
+    from_set = build_cells(["copy", "adding"], ["lstm"], ["cudnn"], 1, None, parse_set(
+        ["model.hidden=16", "train.max_steps=30", "copy.delay=7", "copy.model.hidden=24", "copy.train.lr=0.02"]))
+    assert [{**c.config(), "profile": None} for c in from_profile] == [{**c.config(), "profile": None} for c in from_set]
+    copy_cell, adding_cell = from_profile
+    assert (copy_cell.settings.delay, copy_cell.model.hidden, copy_cell.train.lr) == (7, 24, 0.02)
+    assert (adding_cell.model.hidden, adding_cell.train.lr) == (16, 0.002)  # copy's block is copy's alone
+    assert copy_cell.settings.symbols == 10  # configs/tasks/copy.yaml's `copy: {symbols: 10}` below the profile
+
+
+WHY = "(a task's settings sit under its name at the top level)"
+
+
+@pytest.mark.parametrize("file, text, message", [
+    ("profiles/old.yaml", "tasks:\n  copy:\n    task: {delay: 10}\n    model: {hidden: 64}\n",
+     f"`tasks.copy.task.delay` is now spelled `copy.delay` {WHY}"),
+    ("profiles/old.yaml", "tasks:\n  copy:\n    model: {hidden: 64}\n",
+     f"`tasks.copy.model.hidden` is now spelled `copy.model.hidden` {WHY}"),
+    ("profiles/old.yaml", "copy:\n  task: {delay: 10}\n", f"`copy.task.delay` is now spelled `copy.delay` {WHY}"),
+    ("profiles/old.yaml", "task: {delay: 10}\n", "`task.delay` is now spelled per task, `<task>.delay` (e.g. `copy.delay`;"),
+    ("profiles/old.yaml", "cpy: {delay: 10}\n", "unknown key 'cpy'; a profile holds model, train and a block per task"),
+    ("tasks/copy.yaml", "task:\n  delay: 100\n", f"`task.delay` is now spelled `copy.delay` {WHY}"),
+])
+def test_an_old_spelling_in_a_file_is_one_line_naming_the_file_and_the_new_spelling(config_dir, file, text, message):
+    (config_dir / file).write_text(text)
+    with pytest.raises(ConfigError) as e:
+        build_cells(["copy"], ["lstm"], ["cudnn"], 1, "old" if file.startswith("profiles") else None)
+    assert str(e.value).startswith(f"{config_dir / file}: ") and message in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("pair, message", [
+    ("task.delay=5", "--set: `task.delay` is now spelled `<task>.delay` (e.g. `copy.delay`"),
+    ("copy.task.delay=5", f"--set: `copy.task.delay` is now spelled `copy.delay` {WHY}"),
+])
+def test_an_old_spelling_on_the_command_line_names_the_new_one(pair, message):
+    with pytest.raises(ConfigError) as e:
+        build_cells(["copy"], ["lstm"], ["cudnn"], 1, "smoke", parse_set([pair]))
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+REFERENCE = Path(__file__).resolve().parents[1] / "results" / "reference"
+
+
+@pytest.mark.parametrize("folder, profile, tasks", [
+    ("matrix", "smoke", ["copy", "adding", "char_lm", "ner", "word_lm"]),
+    ("papers", "zaremba-small", ["word_lm"]),
+])
+def test_the_shipped_profiles_keep_the_groups_of_the_published_runs(folder, profile, tasks):
+    """The cells the shipped profiles build today are the groups of the published records in
+    results/reference/ (as this version reads a record: engine.cells.current_group), so those
+    finished runs are reused, whatever the profiles' spelling."""
+    records = [json.loads(line) for line in (REFERENCE / folder / "results.jsonl").read_text().splitlines()]
+    records = [r for r in records if r["task"] in tasks]
+    built = {(c.task, c.model.variant): c.group
+             for c in build_cells(tasks, sorted({r["model"] for r in records}), ["cudnn"], 1, profile)}
+    assert len(records) >= len(tasks) * 3
+    assert {(r["task"], r["model"]): current_group(r["config"]) for r in records} == \
+        {k: built[k] for k in {(r["task"], r["model"]) for r in records}}
 
 
 def test_bench_and_measurements_build_their_cells_the_same_way():

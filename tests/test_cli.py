@@ -1,9 +1,10 @@
 """The command line: the matrix end to end, its tables, and bad input stopped before training."""
 import json
+import shutil
 
 import pytest
 
-from conftest import cli
+from conftest import ROOT, cli
 
 FAST = ["--set", "train.max_steps=8", "--set", "copy.delay=5", "--set", "adding.length=12"]
 
@@ -63,6 +64,7 @@ def test_seeds_are_aggregated(tmp_path):
     (["--tasks", "copy", "--set", "copy.nope=1"], ["nope", "delay"]),
     (["--tasks", "copy", "--set", "copy.delay=0"], ["copy.delay"]),
     (["--tasks", "copy", "--set", "oops"], ["oops"]),
+    (["--tasks", "copy", "--set", "task.delay=5"], ["`task.delay` is now spelled `<task>.delay`", "copy.delay"]),
     ([], ["--all", "--tasks"]),
 ])
 def test_bad_input_exits_2_before_training(tmp_path, args, words):
@@ -72,6 +74,19 @@ def test_bad_input_exits_2_before_training(tmp_path, args, words):
     assert len(lines) == 1 and lines[0].startswith("error:"), run.stderr
     for word in words:
         assert word in lines[0]
+    assert not (tmp_path / "never").exists()
+
+
+def test_an_old_profile_spelling_in_a_users_config_dir_exits_2_naming_the_new_one(tmp_path):
+    root = tmp_path / "configs"
+    shutil.copytree(ROOT / "configs", root)
+    (root / "profiles" / "mine.yaml").write_text("tasks:\n  copy:\n    task: {delay: 10}\n")
+    run = cli("run", "--tasks", "copy", "--profile", "mine", "--out", tmp_path / "never",
+              env={"RNNBENCH_CONFIG_DIR": str(root)})
+    assert run.returncode == 2, (run.stdout, run.stderr)
+    assert run.stderr.strip().splitlines() == [
+        f"error: {root / 'profiles' / 'mine.yaml'}: `tasks.copy.task.delay` is now spelled `copy.delay` "
+        f"(a task's settings sit under its name at the top level)"]
     assert not (tmp_path / "never").exists()
 
 

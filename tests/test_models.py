@@ -5,10 +5,14 @@ import math
 import pytest
 import torch
 
-from benchmark.config import ConfigError
+from benchmark import families
+from benchmark.config import BACKENDS, ConfigError
 from benchmark.config import VARIANTS, ModelConfig
+from benchmark.families.gru import cell as gru_cell
 from benchmark.models import Encoder, encoder_param_count
-from benchmark.models.scratch import from_torch_state, gru_cell
+from benchmark.models.scratch import from_torch_state
+
+FUSED = [v for v, (family, _) in VARIANTS.items() if families.get(family).fused]  # scratch vs torch's kernel
 
 
 def _pair(variant, layers=2, inp=5, hidden=7, dropout=0.0):
@@ -23,7 +27,7 @@ def _flat(state):
     return state if isinstance(state, tuple) else (state,)
 
 
-@pytest.mark.parametrize("variant", ["rnn", "lstm", "gru", "birnn", "bilstm", "bigru"])
+@pytest.mark.parametrize("variant", FUSED)
 @pytest.mark.parametrize("variable_length", [False, True])
 def test_scratch_matches_torch_outputs_and_gradients(variant, variable_length):
     ref, ours = _pair(variant)
@@ -50,8 +54,8 @@ def test_scratch_matches_torch_outputs_and_gradients(variant, variable_length):
 
 
 def test_carried_state_continues_the_sequence():
-    for variant in ("rnn", "lstm", "gru"):
-        ref, ours = _pair(variant, layers=1)
+    for variant in (v for v, (_, bidir) in VARIANTS.items() if not bidir):
+        ours = Encoder(5, ModelConfig(variant, "scratch", 7, 1)).double()
         x = torch.randn(2, 8, 5, dtype=torch.double)
         whole, _ = ours(x)
         first, state = ours(x[:, :5])
@@ -74,7 +78,7 @@ def test_gru_follows_the_lecture_convention():
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
 @pytest.mark.parametrize("layers", [1, 2, 3])
-@pytest.mark.parametrize("backend", ["cudnn", "scratch"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_parameter_count_matches_closed_form(variant, layers, backend):
     cfg = ModelConfig(variant, backend, hidden=16, num_layers=layers)
     enc = Encoder(11, cfg)
@@ -88,7 +92,7 @@ def test_closed_form_ratios_follow_the_gate_count():
     assert encoder_param_count("gru", 64, 64) == 3 * rnn
 
 
-@pytest.mark.parametrize("backend", ["cudnn", "scratch"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_initialisation_policy(backend):
     torch.manual_seed(1)
     enc = Encoder(6, ModelConfig("lstm", backend, hidden=8, num_layers=2))
@@ -107,7 +111,7 @@ def _lstm(backend, init, hidden=8, **kw):
     return dict(enc.rnn.named_parameters())
 
 
-@pytest.mark.parametrize("backend", ["cudnn", "scratch"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_forget_bias_sets_the_effective_forget_bias(backend):
     params = _lstm(backend, "orthogonal", forget_bias=0.0)
     assert all(torch.all(p == 0) for n, p in params.items() if n.startswith("bias"))
@@ -115,7 +119,7 @@ def test_forget_bias_sets_the_effective_forget_bias(backend):
     assert torch.all((params["bias_ih_l1"] + params["bias_hh_l1"])[8:16] == 2.5)
 
 
-@pytest.mark.parametrize("backend", ["cudnn", "scratch"])
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("init, bound", [("pytorch", 1 / 128 ** 0.5), ("uniform:0.05", 0.05)])
 def test_uniform_inits_draw_every_weight_and_bias_within_their_bound(backend, init, bound):
     params = _lstm(backend, init, hidden=128)
@@ -124,7 +128,7 @@ def test_uniform_inits_draw_every_weight_and_bias_within_their_bound(backend, in
     assert abs(values.mean()) < 0.01 * bound and values.std() == pytest.approx(bound / 3 ** 0.5, rel=0.02)
 
 
-@pytest.mark.parametrize("backend", ["cudnn", "scratch"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_pytorch_init_gives_a_contracting_rnn(backend):
     # Uniform ±1/sqrt(h) has variance 1/(3h): by the circular law the eigenvalues of W_hh fill
     # a disc of radius 1/sqrt(3) = 0.58; at h = 128 the largest measured 0.59-0.67 (seeds 0-4).
@@ -137,7 +141,7 @@ def test_pytorch_init_gives_a_contracting_rnn(backend):
     assert torch.linalg.eigvals(w_hh).abs().max() == pytest.approx(1.0, abs=1e-4)  # orthogonal
 
 
-@pytest.mark.parametrize("backend", ["cudnn", "scratch"])
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("init, tmax", [("chrono", 100), ("chrono:10", 10)])
 def test_chrono_spreads_forget_biases_and_mirrors_them_in_the_input_gate(backend, init, tmax):
     params = _lstm(backend, init, hidden=64)

@@ -182,8 +182,8 @@ def tiny_presets(tmp_path, monkeypatch):
     root = tmp_path / "configs"
     shutil.copytree(config.CONFIG_DIR, root)
     (root / "profiles" / "tiny-paper.yaml").write_text(
-        "tasks:\n  adding:\n    task: {length: 8, placement: anywhere, train_size: 64}\n"
-        "    model: {hidden: 8}\n    train: {max_steps: 30, batch_size: 16, lr: 0.01, val_batches: 2, test_batches: 2}\n")
+        "adding:\n  length: 8\n  placement: anywhere\n  train_size: 64\n"
+        "  model: {hidden: 8}\n  train: {max_steps: 30, batch_size: 16, lr: 0.01, val_batches: 2, test_batches: 2}\n")
     (root / "references.yaml").write_text(
         "references:\n"
         "  - {paper: Tiny 2099, task: adding, model: lstm, metric: test/mse, value: 0.16, split: generated,\n"

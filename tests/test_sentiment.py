@@ -124,9 +124,9 @@ def test_capped_evaluation_is_a_fixed_random_sample():
 def test_final_state_ignores_padding(tiny):
     """The logit of a sentence must not change when it is batched with a longer one."""
     data = SentimentTask.datamodule(SentimentSettings(min_freq=1), TrainConfig(batch_size=2), 0, tiny)
-    from benchmark.config import ModelConfig
-    for backend in ("cudnn", "scratch"):
-        module = SentimentTask(SentimentSettings(min_freq=1), ModelConfig("bilstm", backend, hidden=8), TrainConfig(),
+    from benchmark.config import BACKENDS, ModelConfig
+    for backend, variant in [(b, v) for b in BACKENDS for v in ("bilstm", "bimingru")]:  # bimingru: its scan
+        module = SentimentTask(SentimentSettings(min_freq=1), ModelConfig(variant, backend, hidden=8), TrainConfig(),
                                data).eval()
         short, long = torch.tensor([[2, 3]]), torch.tensor([[2, 3, 4, 3, 2]])
         alone = module.step((short, torch.tensor([2]), torch.tensor([0])))[1]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from benchmark import config
 from benchmark.config import BACKENDS, VARIANTS, ConfigError, ModelConfig, TrainConfig, split_names
-from tasks import all_tasks, task_names
+from tasks import all_tasks, get_task, task_names
 
 DEFAULTS = "defaults"  # the profile name of cells built from configs/defaults.yaml and task files alone
 
@@ -39,9 +39,12 @@ class Cell:
 
     @property
     def name(self) -> str:
-        return f"{self.task}/{self.model.variant}/{self.model.backend}/seed{self.seed}"
+        return cell_name(self.task, self.model.variant, self.model.backend, self.seed)
 
     def config(self) -> dict:
+        # The task's settings stay under "settings" (not under the task's name, as YAML and `--set`
+        # spell them): the group hash of every earlier record, and so its reuse, depends on it.
+        # Tables and messages show them as <task>.<key> (copy.delay).
         return {"task": self.task, "profile": self.profile, "seed": self.seed,
                 "model": dataclasses.asdict(self.model), "train": dataclasses.asdict(self.train),
                 "settings": dataclasses.asdict(self.settings)}
@@ -49,14 +52,20 @@ class Cell:
     @property
     def group(self) -> str:
         """Hash of everything but the seed: cells of one group are averaged in tables."""
-        return _hash(self.config())
+        return group_hash(self.config())
 
     @property
     def key(self) -> str:
         return f"{self.name}/{self.group}"
 
 
-def _hash(cfg: dict) -> str:
+def cell_name(task: str, variant: str, backend: str, seed: int) -> str:
+    return f"{task}/{variant}/{backend}/seed{seed}"
+
+
+def group_hash(cfg: dict) -> str:
+    """The group of a config shaped as Cell.config(): the hash of everything but the seed. A
+    tuple hashes as the list JSON reads it back, so a record read back keeps its group."""
     cfg = {k: v for k, v in cfg.items() if k != "seed"}
     return hashlib.sha1(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:10]
 
@@ -67,7 +76,7 @@ def current_group(cfg: dict) -> str | None:
     So a finished run still counts as the same protocol after new settings appear (None: the
     record's task is not registered here)."""
     upgraded = current_config(cfg)
-    return None if upgraded is None else _hash(upgraded)  # json.dumps writes a tuple as a list: the hash of a record read back
+    return None if upgraded is None else group_hash(upgraded)
 
 
 def current_config(cfg: dict) -> dict | None:
@@ -84,6 +93,33 @@ def current_config(cfg: dict) -> dict | None:
 
 def _defaults(cls) -> dict:
     return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+
+
+def settings_defaults(settings_cls) -> dict:
+    """A task's settings as a cell has them when nothing sets them (its Settings(), as a dict).
+    Records carry them (`settings_defaults`): the reports complete a paper's protocol with them
+    without importing the task modules (reports/references.py)."""
+    try:
+        return dataclasses.asdict(settings_cls())
+    except Exception:  # a plug-in's Settings with a required field, say: the declared defaults (never no record)
+        return _defaults(settings_cls)
+
+
+def current_settings_defaults(task: str | None) -> dict | None:
+    """settings_defaults of a task registered here (None: not registered); imports the task modules."""
+    cls = all_tasks().get(task)
+    return None if cls is None else settings_defaults(cls.Settings)
+
+
+def settings_from_defaults(task: str, defaults: Mapping, values: Mapping | None) -> dict:
+    """The settings dict (as Cell.config() holds it) that `values` (a task's block of the YAML and
+    overrides) give a task whose defaults are `defaults`: config.build's checks and coercions,
+    without the Settings class (so without the task module). ConfigError as build raises it."""
+    values = dict(values or {})
+    unknown = sorted(set(values) - set(defaults))
+    if unknown:
+        raise ConfigError(f"unknown {task} setting(s) {unknown}; allowed: {', '.join(defaults)}")
+    return {**defaults, **{k: config._coerce(v, defaults[k], f"{task}.{k}") for k, v in values.items()}}
 
 
 def na_reason(task_cls, model: ModelConfig) -> str | None:
@@ -103,23 +139,13 @@ def build_cells(tasks: Iterable[str] | None = None, models: Iterable[str] | None
     - `profile`: configs/profiles/<profile>.yaml, or None for configs/defaults.yaml and the
       task files alone (recorded as profile "defaults").
     - `overrides`: {"model": {...}, "train": {...}, "<task>": {...}}, applied last; the shape
-      `config.parse_set` gives `--set SECTION.KEY=VALUE` pairs.
+      `config.parse_set` gives `--set SECTION.KEY=VALUE` pairs, and a profile's: a task's block
+      holds its settings (`copy.delay`) and may hold `model`/`train` for that task alone.
     """
-    known = task_names()
-    names = split_names(",".join(tasks if tasks is not None else known), known, "task")
-    variants = split_names(",".join(models if models is not None else VARIANTS), VARIANTS, "model")
-    backends = split_names(",".join(backends), BACKENDS, "backend")
     seed_list = _seeds(seeds)
-    raw_profile = config.load_profile(profile) if profile is not None else {}
-    common, per_task = config.split_overrides(overrides or {}, known)
-    planned = []
-    for task in names:
-        raw = config.resolve(task, raw_profile, common, per_task)
-        train = config.build(TrainConfig, raw.get("train"), "train")
-        model_cfgs = [config.build(ModelConfig, {**raw.get("model", {}), "variant": v, "backend": b}, "model")
-                      for v in variants for b in backends]
-        planned.append((task, raw.get("task"), train, model_cfgs))
-    registry = all_tasks()  # the task modules, for their Settings: torch and Lightning load here
+    planned = resolve_settings(tasks, models, backends, profile, overrides)
+    # the task modules, for their Settings: torch and Lightning load here (a plug-in that fails: ConfigError)
+    registry = {task: get_task(task) for task, *_ in planned}
     cells = []
     for task, task_values, train, model_cfgs in planned:
         settings = config.build(registry[task].Settings, task_values, task)
@@ -128,6 +154,28 @@ def build_cells(tasks: Iterable[str] | None = None, models: Iterable[str] | None
                 cells.append(Cell(task, model, train, settings, seed, profile or DEFAULTS,
                                   na_reason(registry[task], model)))
     return cells
+
+
+def resolve_settings(tasks: Iterable[str] | None = None, models: Iterable[str] | None = None,
+                     backends: Iterable[str] = ("cudnn",), profile: str | None = "smoke",
+                     overrides: Mapping | None = None) -> list[tuple[str, dict | None, TrainConfig, list[ModelConfig]]]:
+    """build_cells' first half, torch-free: per task, (task, its settings' values as the YAML files
+    and overrides give them, its TrainConfig, the ModelConfigs of models x backends), every name
+    and every model and train value checked. The arguments are build_cells'."""
+    known = task_names()
+    names = split_names(",".join(tasks if tasks is not None else known), known, "task")
+    variants = split_names(",".join(models if models is not None else VARIANTS), VARIANTS, "model")
+    backends = split_names(",".join(backends), BACKENDS, "backend")
+    raw_profile = config.load_profile(profile, known) if profile is not None else {}
+    common, per_task = config.split_overrides(overrides or {}, known)
+    planned = []
+    for task in names:
+        raw = config.resolve(task, raw_profile, common, per_task)
+        train = config.build(TrainConfig, raw.get("train"), "train")
+        model_cfgs = [config.build(ModelConfig, {**raw.get("model", {}), "variant": v, "backend": b}, "model")
+                      for v in variants for b in backends]
+        planned.append((task, raw.get("task"), train, model_cfgs))
+    return planned
 
 
 def check_own_files(cells: Iterable[Cell], data_dir=None) -> None:

@@ -1,5 +1,7 @@
 """What produced a result: the device, library versions, host and date, stored with every
-record and every measurement; and the device calls every timer needs."""
+record and every measurement; and the device calls every timer needs. torch is imported by the
+functions that ask it, so reports that only read results (`package_versions`, `code_commit`)
+load none."""
 from __future__ import annotations
 
 import platform
@@ -8,8 +10,6 @@ import subprocess
 from pathlib import Path
 from datetime import datetime, timezone
 from importlib import metadata
-
-import torch
 
 
 DEFAULT_THREADS = 1  # torch intra-op threads per training process; chosen by measurement (README, "Threads")
@@ -23,6 +23,8 @@ def threads_for(requested: int | None) -> int | None:
 
 def use_threads(requested: int | None) -> int:
     """Set this process's torch intra-op threads from `--threads`; the number in force."""
+    import torch
+
     threads = threads_for(requested)
     if threads:
         torch.set_num_threads(threads)
@@ -31,6 +33,8 @@ def use_threads(requested: int | None) -> int:
 
 def device() -> torch.device:
     """Where measurements and plain loops run: the GPU when there is one (as Lightning's "auto")."""
+    import torch
+
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -38,6 +42,8 @@ def synchronize(dev) -> None:
     """Wait for the device's queued work: GPU kernels run asynchronously, so a clock read
     without this measures the launch, not the work. CPU work is done when a call returns."""
     if dev.type == "cuda":
+        import torch
+
         torch.cuda.synchronize(dev)
 
 
@@ -62,19 +68,30 @@ def code_commit() -> str | None:
     return head.stdout.strip() + ("+modified" if dirty else "")
 
 
-def versions() -> dict:
+def package_versions() -> dict:
+    """Python's and the installed packages' versions, from their metadata (no torch import)."""
     out = {"python": platform.python_version()}
     for pkg in ("torch", "lightning", "torchmetrics", "scipy", "datasets", "wandb", "rnnbench"):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             out[pkg] = None
+    return out
+
+
+def versions() -> dict:
+    """package_versions and the CUDA and cuDNN torch was built with."""
+    import torch
+
+    out = package_versions()
     out["cuda"] = torch.version.cuda
     out["cudnn"] = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
     return out
 
 
 def device_name(dev) -> str:
+    import torch
+
     if dev.type == "cuda":
         return torch.cuda.get_device_name(dev)
     # The CPU model and the vector ISA torch's kernels use: float results (and so trained

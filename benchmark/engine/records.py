@@ -4,15 +4,26 @@ The runner writes records, the store keeps them, launchers carry them back from 
 and tables, reports and W&B read them. A record stays a plain JSON-ready dict (so an
 existing `results.jsonl` resumes unchanged); `CellRecord` names every field and its
 meaning, and the constructors below are the only places a record is started.
+
+A record carries what the reports need: its group, its settings with every default filled in
+(`config`) and its task's defaults (`settings_defaults`), so `table`, `report` and
+`reproduce papers` read a folder without the task modules (and so without torch). `upgrade` is
+the one place a record is read as this version has it; every reader calls it.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Literal, TypedDict
 
-from benchmark.engine.cells import Cell
+from benchmark.config import ModelConfig, TrainConfig
+from benchmark.engine.cells import Cell, current_config, current_settings_defaults, group_hash, settings_defaults
 
 Status = Literal["ok", "failed", "skipped", "n/a", "lost"]
 OK, FAILED, SKIPPED, NA, LOST = "ok", "failed", "skipped", "n/a", "lost"
+# 2: records carry `record_version` and `settings_defaults`. Bump it when a task setting is added,
+# removed or its default changes (tests/test_records_alone.py pins the task settings it stands for):
+# the records written before are then upgraded through the task modules, which know the new ones.
+RECORD_VERSION = 2
 
 
 class CellRecord(TypedDict, total=False):
@@ -22,12 +33,15 @@ class CellRecord(TypedDict, total=False):
     group: str               # hash of the config without the seed: seeds of one group are averaged
     task: str
     model: str               # the variant (rnn, bilstm, ...)
-    family: str              # rnn, lstm or gru
+    family: str              # a registered family (benchmark/families): rnn, lstm, gru, mingru, ...
     bidirectional: bool
-    backend: str             # cudnn or scratch
+    backend: str             # cudnn or scratch: what was asked for
+    implementation: str      # what ran: fused (torch's kernel), scan or step (ours); cudnn without a fused kernel runs the scan
     seed: int
     profile: str
-    config: dict             # the resolved model/train/task settings (Cell.config())
+    config: dict             # Cell.config(); task settings stay in `settings` (hash stability), shown as <task>.<key>
+    settings_defaults: dict  # the task's settings when nothing sets them: a paper's protocol is completed with them
+    record_version: int      # RECORD_VERSION when written; absent from records written before version 2
     status: Status
     # --- why it did not run (n/a, skipped) or failed (failed, lost) ----------------------
     reason: str
@@ -72,7 +86,9 @@ def base_record(cell: Cell) -> CellRecord:
     return {"key": cell.key, "cell": cell.name, "group": cell.group, "task": cell.task,
             "model": cell.model.variant, "family": cell.model.family,
             "bidirectional": cell.model.bidirectional, "backend": cell.model.backend,
-            "seed": cell.seed, "profile": cell.profile, "config": cell.config()}
+            "implementation": cell.model.implementation,
+            "seed": cell.seed, "profile": cell.profile, "config": cell.config(),
+            "settings_defaults": settings_defaults(type(cell.settings)), "record_version": RECORD_VERSION}
 
 
 def na_record(cell: Cell) -> CellRecord:
@@ -83,3 +99,41 @@ def lost_record(cell: Cell, why: str) -> CellRecord:
     """A cell whose worker died before reporting. Never stored: the next run simply runs it again."""
     return {**base_record(cell), "status": LOST,
             "error": f"{why}; its cell is not recorded and runs again on the next `run`"}
+
+
+def upgrade(record: CellRecord) -> CellRecord:
+    """The record as this version reads it: the one place a record is upgraded. Every reader
+    (ResultsStore.current, the tables, `reproduce papers`) calls it; a current one costs nothing.
+
+    - RECORD_VERSION: as written, its stored group and settings; model and train settings added
+      since (known here without the task modules) take their defaults, and its group follows.
+    - older (no `record_version`): through the task modules, once per read (torch loads): the
+      settings added since it was written take their defaults, the values it trained with
+      (engine.cells.current_config); its group and key are then this version's, and it gets
+      its task's `settings_defaults`. A record of a task not registered here stays as written.
+    """
+    cfg = record.get("config")
+    if not isinstance(cfg, dict):
+        return record
+    if record.get("record_version", 1) >= RECORD_VERSION:
+        model, train = cfg.get("model") or {}, cfg.get("train") or {}
+        if _MODEL.keys() <= model.keys() and _TRAIN.keys() <= train.keys():
+            return record
+        return _regrouped(record, {**cfg, "model": {**_MODEL, **model}, "train": {**_TRAIN, **train}})
+    upgraded, defaults = current_config(cfg), current_settings_defaults(cfg.get("task"))
+    if upgraded is None or defaults is None:
+        return record
+    return {**_regrouped(record, upgraded), "settings_defaults": defaults, "record_version": RECORD_VERSION}
+
+
+def _regrouped(record: CellRecord, cfg: dict) -> CellRecord:
+    group = group_hash(cfg)
+    key = f"{record['cell']}/{group}" if record.get("cell") else record.get("key")
+    return {**record, "config": cfg, "group": group, "key": key}
+
+
+def _declared(cls) -> dict:
+    return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+
+
+_MODEL, _TRAIN = _declared(ModelConfig), _declared(TrainConfig)

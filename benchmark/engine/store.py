@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from benchmark.engine.records import FAILED, SKIPPED, CellRecord
+from benchmark.engine.records import FAILED, SKIPPED, CellRecord, upgrade
 
 
 class ResultsStore:
@@ -61,8 +61,13 @@ class ResultsStore:
         return {current_key(r): r for r in self.records()}
 
     def current(self) -> list[CellRecord]:
-        """The newest record of each cell, in first-seen order: what tables should summarise."""
-        return list(self.latest().values())
+        """The newest record of each cell, in first-seen order, each as this version reads it
+        (records.upgrade): what tables and reports summarise. Records of this version are read
+        as written, without the task modules (no torch); older ones are upgraded through them."""
+        newest = {}
+        for record in map(upgrade, self.records()):
+            newest[record["key"]] = record
+        return list(newest.values())
 
     def todo(self, key: str, latest: dict, retry_failed: bool) -> bool:
         record = latest.get(key)

@@ -131,8 +131,11 @@ def cell_logger(tracking: Tracking, cell):
 
     tracking.wandb_dir.mkdir(parents=True, exist_ok=True)
     model = cell.model
+    # The task's settings under its name, so the dashboard spells them as everywhere else (copy.delay);
+    # the record keeps them under `settings` (group_hash is the record's group).
     config = {**cell.config(), "cell": cell.name, "key": cell.key, "group_hash": cell.group,
               "family": model.family, "direction": "bi" if model.bidirectional else "uni"}
+    config[cell.task] = config.pop("settings")
     options = dict(project=tracking.project, name=cell.name, group=tracking.group, job_type=cell.task,
                    tags=[model.family, "bi" if model.bidirectional else "uni", model.backend],
                    config=config, save_dir=tracking.folder, settings=wandb_settings())

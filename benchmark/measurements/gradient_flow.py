@@ -42,7 +42,8 @@ from benchmark.engine.cells import build_cells
 from benchmark.engine.environment import device, provenance
 from benchmark.engine.runner import build_module
 from benchmark.measurements import memory_span, results
-from benchmark.models.scratch import CELLS, from_torch_state
+from benchmark import families
+from benchmark.models.scratch import from_torch_state
 from tasks.data.synthetic import VOCAB, make_copy_batch
 
 NAME = "gradient_flow"
@@ -65,23 +66,23 @@ def input_gradient_ratios(step: Callable, xs: list, loss_fn: Callable) -> list[f
 
 
 def cell_step(rnn, family: str, batch: int, forget: list | None = None):
-    """One float64 step of our scratch cell (benchmark.models.scratch) with `rnn`'s layer-0
-    weights (detached: the graph holds the inputs and states only). With `forget` (a list), an
-    LSTM step appends its forget gate f_t, batch x units."""
+    """One float64 step of the family's own cell (benchmark/families/) with `rnn`'s layer-0
+    weights (detached: the graph holds the inputs and states only). With `forget` (a list), a
+    family with a forget gate (the LSTM) appends its f_t, batch x units."""
+    spec = families.get(family)
     weights = from_torch_state({k: v.detach().double() for k, v in rnn.named_parameters()}, family)
     w_ih, b_ih = weights["weight_ih_l0"], weights["bias_ih_l0"]
-    w_hh, b_hh = weights["weight_hh_l0"], weights["bias_hh_l0"]
-    cell = CELLS[family]
+    w_hh, b_hh = weights.get("weight_hh_l0"), weights.get("bias_hh_l0")
+    hidden = w_ih.shape[0] // spec.blocks
 
     def step(x, state):
         if state is None:
-            zeros = x.new_zeros(batch, w_hh.shape[1])
-            state = (zeros, zeros.clone()) if family == "lstm" else (zeros,)
+            state = tuple(x.new_zeros(batch, hidden) for _ in spec.state)
         xw = F.linear(x, w_ih, b_ih)
-        if forget is not None and family == "lstm":
-            with torch.no_grad():  # gate order (i, f, g, o), as in scratch.lstm_cell
-                forget.append(torch.sigmoid((xw + F.linear(state[0], w_hh, b_hh)).chunk(4, 1)[1]))
-        return cell(xw, state, w_hh, b_hh)
+        if forget is not None and spec.forget is not None:
+            with torch.no_grad():
+                forget.append(spec.forget(xw, state, w_hh, b_hh))
+        return spec.cell(xw, state, w_hh, b_hh)
     return step
 
 
@@ -116,7 +117,7 @@ def recall_ratios(module, lag: int, batch: int, seed: int, loss: str = "ce", for
         ratios = input_gradient_ratios(cell_step(module.encoder.rnn, family, batch, gates), xs, loss_fn)
     module.head.float()
     out = {"ratios": ratios[:lag + 1]}
-    if family == "lstm":
+    if families.get(family).forget is not None:
         out["forget"] = {str(k): forget_spread(gates, k) for k in forget_at}
     return out
 
@@ -138,10 +139,12 @@ def alternatives(settings: dict) -> list[tuple[str, str, dict]]:
     """(init label, arm, model settings) of the extra inits on the base arms they apply to."""
     out = []
     for label, model in settings["inits"].items():
-        lstm_only = "forget_bias" in model or parse_init(model.get("init", "orthogonal"))[0] == "chrono"
+        kind = parse_init(model.get("init", "orthogonal"))[0]
         for arm in BASE_ARMS:
             family = settings["arms"].get(arm, {}).get("family")
-            if family and (family == "lstm" or not lstm_only):
+            spec = families.get(family) if family else None
+            # an init applies where the family supports it; a forget bias where it has a forget gate
+            if spec and kind in spec.inits and ("forget_bias" not in model or spec.init_biases is not None):
                 out.append((label, arm, model))
     return out
 

@@ -57,6 +57,7 @@ from benchmark.engine.environment import device, provenance
 from benchmark.engine.runner import build_module
 from benchmark.engine.store import ResultsStore
 from benchmark.launchers import run_matrix
+from benchmark import families
 from benchmark.measurements import stats
 from benchmark.measurements.parameters import matched_hidden
 from benchmark.measurements.timing import device_sync, time_call
@@ -88,16 +89,21 @@ class Arm:
     forget_bias: float = 1.0
     match: str | None = None     # widened to this family's parameter count
 
+    @property
+    def has_forget_bias(self) -> bool:
+        """Whether `forget_bias` means something: a family with a forget gate (the LSTM) under orthogonal."""
+        return families.get(self.family).init_biases is not None and self.init == "orthogonal"
+
     def model(self, lag: int) -> dict:
         init = f"chrono:{max(lag, 3)}" if self.init == "chrono" else self.init
         out = {"hidden": self.hidden, "num_layers": 1, "init": init}
-        if self.family == "lstm" and init == "orthogonal":
+        if self.has_forget_bias:
             out["forget_bias"] = self.forget_bias
         return out
 
     def describe(self, task: str = "recall") -> dict:
         return {"name": self.name, "family": self.family, "hidden": self.hidden, "init": self.init,
-                "forget_bias": self.forget_bias if self.family == "lstm" and self.init == "orthogonal" else None,
+                "forget_bias": self.forget_bias if self.has_forget_bias else None,
                 "matched_to": self.match, "params": encoder_param_count(self.family, INPUT_SIZE[task], self.hidden)}
 
 

@@ -10,12 +10,12 @@ from the measurement seeds.
 """
 from __future__ import annotations
 
-from benchmark.config import CONFIG_DIR, ConfigError, deep_merge, load_yaml
+from benchmark import families
+from benchmark.config import CONFIG_DIR, ConfigError, deep_merge, load_yaml, parse_init
 
 FILE = CONFIG_DIR / "measurements.yaml"
 BLOCKS = ("parameters", "memory_span", "gradient_flow", "speed")
 WITH_ARMS = ("memory_span", "gradient_flow")
-FAMILIES = ("rnn", "lstm", "gru")
 ARM_KEYS = ("family", "match", "init", "forget_bias")
 FREE = ("train", "inits", "tasks", "solved", "caps", "arms")  # free-form below these keys (any task, lag, init)
 
@@ -37,6 +37,10 @@ def load(profile: str, name: str, seeds: int | None = None, overrides: dict | No
     out = {"seed": first, "seeds": list(range(first, first + n)), **settings}
     if name in WITH_ARMS:
         out["arms"] = check_arms(block.get("arms"), profile)
+    for family in out.get("families") or []:  # speed, parameters: registered families only
+        if family not in families.families():
+            raise ConfigError(f"{FILE}: profile {profile!r} {name}.families names {family!r}; registered families: "
+                              f"{', '.join(families.families())}")
     if name == "memory_span":
         check_memory_span(out, profile)
     # As JSON will hold it (keys as strings: caps' lags), so a finished measurement read back
@@ -54,18 +58,21 @@ def _as_json(tree):
 
 def check_arms(arms, profile: str) -> dict:
     where = f"{FILE}: profile {profile!r} arms"
+    known = families.families()
     if not isinstance(arms, dict) or not arms:
-        raise ConfigError(f"{where}: expected a mapping of arm name -> {{family: rnn|lstm|gru, ...}}")
+        raise ConfigError(f"{where}: expected a mapping of arm name -> {{family: {'|'.join(known)}, ...}}")
     for name, spec in arms.items():
-        if not isinstance(spec, dict) or spec.get("family") not in FAMILIES:
-            raise ConfigError(f"{where}: arm {name!r} needs family: one of {', '.join(FAMILIES)}")
+        if not isinstance(spec, dict) or spec.get("family") not in known:
+            raise ConfigError(f"{where}: arm {name!r} needs family: one of {', '.join(known)}")
         bad = [k for k in spec if k not in ARM_KEYS]
         if bad:
             raise ConfigError(f"{where}: arm {name!r} has unknown key {bad[0]!r}; keys: {', '.join(ARM_KEYS)}")
-        if spec.get("match") not in (None, *FAMILIES):
-            raise ConfigError(f"{where}: arm {name!r} match {spec['match']!r}: expected one of {', '.join(FAMILIES)}")
-        if spec.get("init") == "chrono" and spec["family"] != "lstm":
-            raise ConfigError(f"{where}: arm {name!r}: chrono init applies to the lstm family only")
+        if spec.get("match") not in (None, *known):
+            raise ConfigError(f"{where}: arm {name!r} match {spec['match']!r}: expected one of {', '.join(known)}")
+        kind = parse_init(spec.get("init", "orthogonal"))[0]
+        if kind not in known[spec["family"]].inits:
+            raise ConfigError(f"{where}: arm {name!r}: init {spec['init']!r} does not apply to {spec['family']} "
+                              f"(its inits: {', '.join(known[spec['family']].inits)})")
     return arms
 
 

@@ -1,7 +1,9 @@
 """Speed and memory per family and backend: training and inference throughput, streaming latency, peak memory.
 
-Backends: `cudnn` (torch.nn.RNN/LSTM/GRU: cuDNN on GPU, oneDNN on CPU), `scratch` (our cells
-in a Python time loop), `compile` (the scratch cell under torch.compile, which fuses each
+Backends: `cudnn` (torch.nn.RNN/LSTM/GRU: cuDNN on GPU, oneDNN on CPU; a family without a
+fused kernel runs its scan), `scratch` (our cells in a Python time loop, or a family's parallel
+scan where it has one), `step` and `scan` (our cells forced one step at a time, or by the scan:
+minGRU's two ways), `compile` (the scratch cell under torch.compile, which fuses each
 step's gate arithmetic; the time loop stays in Python so the graph is one step, not T) and
 `graph` (the scratch cell loop captured once as CUDA graphs, forward and backward, and
 replayed: the T steps' hundreds of kernel launches cost one launch; CUDA only).
@@ -11,13 +13,14 @@ Input size equals the hidden size, the convention of DeepBench's RNN kernels.
 
 FLOPs (analytic, matmuls only; gate nonlinearities are O(h) per step and left out): per token
 the forward pass does G gate blocks of W_ih x and W_hh h, 2*G*h*(x + h) FLOPs (a multiply-add
-is 2); backward computes gradients for both inputs and weights, about twice the forward, so a
+is 2; 2*G*h*x without a recurrent matrix, `Family.forward_flops`); backward computes gradients for both inputs and weights, about twice the forward, so a
 training token costs 3 * 2*G*h*(x + h) (Kaplan et al. 2020's 6N rule per token).
 """
 from __future__ import annotations
 
 import torch
 
+from benchmark import families
 from benchmark.config import ModelConfig
 from benchmark.engine import environment
 from benchmark.errors import ConfigError
@@ -25,8 +28,7 @@ from benchmark.measurements.timing import device_sync, time_call
 from benchmark.models import Encoder
 from benchmark.models.cudnn_algo import H100, cudnn_algorithm, gpu_of
 from benchmark.models.init import initialise
-from benchmark.models.params import GATES
-from benchmark.models.scratch import CELLS, ScratchRNN
+from benchmark.models.scratch import ScratchRNN
 
 NAME = "speed"
 UNITS = {"train_tokens_per_s": "tokens/s (forward+backward)", "infer_tokens_per_s": "tokens/s (forward, no grad)",
@@ -38,10 +40,14 @@ UNITS = {"train_tokens_per_s": "tokens/s (forward+backward)", "infer_tokens_per_
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def skip_reason(backend: str, precision: str, device) -> str | None:
+def skip_reason(backend: str, precision: str, device, family: str) -> str | None:
     """Why a backend at a precision cannot be timed on this device; None when it can."""
     if backend == "graph" and device.type != "cuda":
         return "skipped: CUDA graphs need a CUDA device (the scratch cell loop captured and replayed)"
+    if backend == "scan" and families.get(family).scan is None:
+        return f"n/a: {family} has no parallel form (its step reads h_(t-1) through a matrix)"
+    if backend == "cudnn" and not families.get(family).fused and precision != "fp32":
+        return f"skipped: {family} has no fused kernel (cudnn runs its scan; timed in fp32)"
     if backend in ("graph", "compile") and precision != "fp32":
         return f"skipped: {backend} is timed in fp32 only"
     if precision == "fp16" and device.type != "cuda":
@@ -53,8 +59,16 @@ def label(backend: str, precision: str) -> str:
     return backend if precision == "fp32" else f"{backend}+{precision}"
 
 
+def implementation(family: str, backend: str) -> str:
+    """What a speed backend runs for a family: fused, scan or step (compiled or CUDA-graphed for those two)."""
+    if backend in ("cudnn", "scratch"):
+        return families.get(family).implementation(backend)
+    return {"compile": "step, compiled", "graph": f"{families.get(family).implementation('scratch')}, CUDA graphs"}.get(
+        backend, backend)
+
+
 def forward_flops_per_token(family: str, input_size: int, hidden: int) -> int:
-    return 2 * GATES[family] * hidden * (input_size + hidden)
+    return families.get(family).forward_flops(input_size, hidden)
 
 
 def train_flops_per_token(family: str, input_size: int, hidden: int) -> int:
@@ -65,8 +79,8 @@ class CompiledCellRNN(ScratchRNN):
     """One-layer unidirectional scratch RNN whose cell runs under torch.compile."""
 
     def __init__(self, family, input_size, hidden):
-        super().__init__(family, input_size, hidden)
-        self.cell = torch.compile(CELLS[family], dynamic=False)
+        super().__init__(family, input_size, hidden, mode="step")
+        self.cell = torch.compile(families.get(family).cell, dynamic=False)
 
 
 class _Outputs(torch.nn.Module):
@@ -83,6 +97,10 @@ class _Outputs(torch.nn.Module):
 def build(family: str, backend: str, hidden: int, device) -> torch.nn.Module:
     if backend == "graph":  # captured in measure_point, once the input exists
         return build(family, "scratch", hidden, device)
+    if backend in ("step", "scan"):
+        rnn = ScratchRNN(family, hidden, hidden, mode=backend)
+        initialise(rnn, family)
+        return rnn.to(device)
     if backend == "compile":
         # Dynamo caches per code object and gives up (runs eager) past its recompile limit;
         # a fresh cache per model keeps every size compiled.
@@ -121,8 +139,8 @@ def measure_point(family, backend, hidden, seq, settings, device, seed: int = 0,
     model = build(family, backend, hidden, device)
     batch, sync = settings["batch"], device_sync(device)
     x = torch.randn(batch, seq, hidden, device=device)
-    base = {"family": family, "backend": label(backend, precision), "precision": precision, "hidden": hidden,
-            "seq": seq, "batch": batch, "seed": seed, "cudnn_algo": algorithm(family, backend, precision, hidden, batch,
+    base = {"family": family, "backend": label(backend, precision), "implementation": implementation(family, backend),
+            "precision": precision, "hidden": hidden, "seq": seq, "batch": batch, "seed": seed, "cudnn_algo": algorithm(family, backend, precision, hidden, batch,
                                                                            seq, device)}
     autocast = torch.autocast(device.type, dtype=PRECISIONS[precision], enabled=precision != "fp32")
     outputs = _Outputs(model)
@@ -160,7 +178,7 @@ def measure_point(family, backend, hidden, seq, settings, device, seed: int = 0,
 
 def algorithm(family, backend, precision, hidden, batch, seq, device) -> str | None:
     """The cuDNN algorithm of a cudnn row: on this GPU, or on an H100 when there is none."""
-    if backend != "cudnn":
+    if backend != "cudnn" or not families.get(family).fused:
         return None
     return cudnn_algorithm(family, precision, hidden, hidden, batch, seq, gpu=gpu_of(device) or H100)
 
@@ -197,14 +215,15 @@ def run(settings: dict, out_dir, profile: str) -> dict:
                         rows += _backend_rows(family, backend, hidden, settings, device, seed, precision)
     _add_ratios(rows)
     return {"name": NAME, "profile": profile, "settings": settings, "units": UNITS, "rows": rows,
-            "flops": "train 3 * 2*G*h*(x+h) per token, forward 2*G*h*(x+h); x = h; G = 1, 4, 3",
+            "flops": "train 3 * F per token, forward F = 2*G*h*(x+h) (2*G*h*x without a recurrent matrix); x = h; "
+                     "G = " + ", ".join(f"{f} {families.get(f).blocks}" for f in settings["families"]),
             **environment.provenance(device, settings["seed"])}
 
 
 def _backend_rows(family, backend, hidden, settings, device, seed, precision="fp32") -> list[dict]:
     base = {"family": family, "backend": label(backend, precision), "precision": precision, "hidden": hidden,
             "batch": settings["batch"], "seed": seed}
-    skipped = skip_reason(backend, precision, device)
+    skipped = skip_reason(backend, precision, device, family)
     if backend == "compile" and not settings.get("compile", True):
         skipped = "skipped: compile disabled in this profile"
     if skipped:

@@ -1,7 +1,9 @@
 """The model zoo: every recurrent encoder is built here, by family, direction and backend.
 
-`cudnn` wraps torch.nn.RNN/LSTM/GRU (fused kernels: cuDNN on GPU, oneDNN on CPU);
-`scratch` is our own cells written from the equations (`scratch.py`). Both expose the
+Families are registered specs (benchmark/families/, one file each). `cudnn` wraps the family's
+fused torch module (torch.nn.RNN/LSTM/GRU: cuDNN on GPU, oneDNN on CPU) where it has one, and
+otherwise runs our implementation (minGRU's scan); `scratch` is our own cells written from the
+equations (`scratch.py`). Both expose the
 same parameters under the same names, get the same initialisation (`model.init`, `init.py`)
 and return outputs and final states in torch's layout, so a task never knows which one it got.
 """
@@ -11,15 +13,13 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from benchmark import families
 from benchmark.config import ModelConfig
 from benchmark.models.init import initialise
-from benchmark.models.params import GATES, encoder_param_count
+from benchmark.models.params import encoder_param_count
 from benchmark.models.scratch import ScratchRNN
 
-FAMILIES = tuple(GATES)
-_TORCH = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-
-__all__ = ["FAMILIES", "Encoder", "detach_state", "encoder_param_count"]
+__all__ = ["Encoder", "detach_state", "encoder_param_count"]
 
 
 class Encoder(nn.Module):
@@ -33,9 +33,10 @@ class Encoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         dropout = cfg.dropout if cfg.num_layers > 1 else 0.0  # torch only drops between layers
-        if cfg.backend == "cudnn":
-            self.rnn = _TORCH[cfg.family](input_size, cfg.hidden, cfg.num_layers, batch_first=True,
-                                          dropout=dropout, bidirectional=cfg.bidirectional)
+        if cfg.implementation == "fused":
+            fused = getattr(nn, families.get(cfg.family).fused)
+            self.rnn = fused(input_size, cfg.hidden, cfg.num_layers, batch_first=True,
+                             dropout=dropout, bidirectional=cfg.bidirectional)
         else:
             self.rnn = ScratchRNN(cfg.family, input_size, cfg.hidden, cfg.num_layers, dropout, cfg.bidirectional)
         initialise(self.rnn, cfg.family, cfg.init, cfg.forget_bias)

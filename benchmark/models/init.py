@@ -14,9 +14,14 @@ same order, so one loop over `named_parameters()` initialises either the same wa
   ±1/sqrt(hidden). A tanh RNN's W_hh then has spectral radius about 1/sqrt(3) (circular law:
   sqrt(h * Var) with Var = 1/(3h)), so gradients shrink from the first step.
 - `uniform:A`: every weight and bias uniform in ±A (Zaremba et al. 2014 use 0.05).
-- `chrono[:TMAX]` (Tallec & Ollivier 2018, LSTM only): weights as `orthogonal`; forget bias
-  b_f = log(U(1, TMAX - 1)), input bias b_i = -b_f, so forget-gate time constants spread over
-  [1, TMAX] steps; other biases zero. TMAX defaults to 100.
+- `chrono[:TMAX]` (Tallec & Ollivier 2018, families that list it: the LSTM): weights as
+  `orthogonal`; forget bias b_f = log(U(1, TMAX - 1)), input bias b_i = -b_f, so forget-gate time
+  constants spread over [1, TMAX] steps; other biases zero. TMAX defaults to 100.
+
+A family's special biases (the LSTM's forget gate) are its own (`Family.init_biases`, in its
+file); a family without a recurrent matrix (minGRU) gets the input half of each policy, and one
+whose recurrent weight is not a matrix (IndRNN's vector u) sets it under `orthogonal` itself
+(`Family.init_recurrent`).
 
 `pytorch` and `uniform:A` draw every bias and `chrono` sets its own, so `model.forget_bias`
 applies to `orthogonal` only (ModelConfig refuses a changed value with another init).
@@ -26,33 +31,30 @@ import math
 import torch
 from torch import nn
 
+from benchmark import families
 from benchmark.config import parse_init
-from benchmark.models.params import GATES
 
 
 @torch.no_grad()
 def initialise(rnn: nn.Module, family: str, init: str = "orthogonal", forget_bias: float = 1.0) -> None:
     kind, value = parse_init(init)
+    spec = families.get(family)
     if kind in ("pytorch", "uniform"):
-        hidden = next(p for n, p in rnn.named_parameters() if n.startswith("weight_hh")).shape[1]
+        hidden = getattr(rnn, "hidden_size", None) or rnn.hidden  # torch's modules / ours
         bound = 1 / math.sqrt(hidden) if kind == "pytorch" else value
         for p in rnn.parameters():
             nn.init.uniform_(p, -bound, bound)
         return
-    gates = GATES[family]
     for name, p in rnn.named_parameters():
         if name.startswith("weight_ih"):
-            for block in p.chunk(gates, 0):
+            for block in p.chunk(spec.blocks, 0):
                 nn.init.xavier_uniform_(block)
+        elif name.startswith("weight_hh") and spec.init_recurrent is not None:
+            spec.init_recurrent(p, kind, value)  # not a matrix (IndRNN's u): the family's own
         elif name.startswith("weight_hh"):
-            for block in p.chunk(gates, 0):
+            for block in p.chunk(spec.blocks, 0):
                 nn.init.orthogonal_(block)
         elif name.startswith("bias"):
             nn.init.zeros_(p)
-            if family == "lstm" and name.startswith("bias_ih"):
-                hidden = p.numel() // 4  # gate order (i, f, g, o)
-                if kind == "chrono":
-                    b_f = torch.empty_like(p[:hidden]).uniform_(1, value - 1).log_()
-                    p[hidden:2 * hidden], p[:hidden] = b_f, -b_f
-                else:
-                    p[hidden:2 * hidden] = forget_bias
+            if spec.init_biases is not None and name.startswith("bias_ih"):
+                spec.init_biases(p, kind, value, forget_bias)

@@ -1,17 +1,14 @@
-"""Recurrent cells written from the lecture's equations, and the stack that runs them.
+"""The stack that runs a family's own cells (benchmark/families/<name>.py): layers, directions, padding.
 
 Each cell computes its gates from the concatenation [h_{t-1}, x_t]: W [h; x] + b with
 W = [W_hh | W_ih]. The x half does not depend on the previous step, so the stack computes it
 for every step in one matmul before the time loop; the cell adds the h half. Parameters
 carry torch's names and shapes (weight_ih_l0, weight_hh_l0_reverse, ...), so weights copy
-across backends and the parameter count is the same closed form.
-
-GRU convention. We write the update the lecture's way, h_t = (1 - z) * h_{t-1} + z * h~_t:
-z is how much of the candidate to take. torch (and cuDNN) write h_t = (1 - z') * n + z' * h,
-so z = 1 - z' = sigmoid(-a'): copying torch weights into ours negates the z rows
-(`from_torch_state`). Both apply the reset gate after the recurrent matmul,
-h~ = tanh(W_xn x + b_xn + r * (W_hn h + b_hn)) (cuDNN's "linear before reset"), which is
-not Cho et al.'s original tanh(W [r * h; x]).
+across backends and the parameter count is the same closed form. A family without a
+recurrent matrix (minGRU) has no weight_hh/bias_hh, one with a recurrent vector (IndRNN) a
+weight_hh of its own shape (`Family.recurrent_shapes`); a family with a parallel form runs all
+steps at once by its scan (`mode="scan"`), or one at a time (`mode="step"`, and always for a
+single step, as streaming does).
 """
 from __future__ import annotations
 
@@ -19,36 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.models.params import GATES
-
-
-def rnn_cell(xw, state, w_hh, b_hh):
-    (h,) = state
-    # h_t = tanh(W_hh h_{t-1} + W_xh x_t + b)
-    return (torch.tanh(xw + F.linear(h, w_hh, b_hh)),)
-
-
-def lstm_cell(xw, state, w_hh, b_hh):
-    h, c = state
-    i, f, g, o = (xw + F.linear(h, w_hh, b_hh)).chunk(4, 1)  # W [h_{t-1}; x_t] + b, four gates
-    i, f, o = torch.sigmoid(i), torch.sigmoid(f), torch.sigmoid(o)  # input, forget, output gates
-    c_tilde = torch.tanh(g)                                        # candidate C~_t
-    c = f * c + i * c_tilde                                        # C_t = f*C_{t-1} + i*C~_t
-    h = o * torch.tanh(c)                                          # h_t = o*tanh(C_t)
-    return h, c
-
-
-def gru_cell(xw, state, w_hh, b_hh):
-    (h,) = state
-    x_r, x_z, x_n = xw.chunk(3, 1)
-    h_r, h_z, h_n = F.linear(h, w_hh, b_hh).chunk(3, 1)
-    r = torch.sigmoid(x_r + h_r)              # reset gate
-    z = torch.sigmoid(x_z + h_z)              # update gate: share of the candidate
-    h_tilde = torch.tanh(x_n + r * h_n)       # candidate h~_t
-    return ((1 - z) * h + z * h_tilde,)       # h_t = (1-z)*h_{t-1} + z*h~_t
-
-
-CELLS = {"rnn": rnn_cell, "lstm": lstm_cell, "gru": gru_cell}
+from benchmark import families
 
 
 def reverse_padded(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
@@ -62,28 +30,51 @@ def reverse_padded(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tenso
 
 
 class ScratchRNN(nn.Module):
-    """Stacked, optionally bidirectional RNN/LSTM/GRU from our cells; torch.nn.RNN's interface."""
+    """Stacked, optionally bidirectional RNN of one family's cells; torch.nn.RNN's interface."""
 
-    def __init__(self, family, input_size, hidden, num_layers=1, dropout=0.0, bidirectional=False):
+    def __init__(self, family, input_size, hidden, num_layers=1, dropout=0.0, bidirectional=False, mode=None):
         super().__init__()
+        self.spec = families.get(family)
         self.family, self.hidden, self.num_layers = family, hidden, num_layers
         self.dropout, self.directions = dropout, 2 if bidirectional else 1
-        self.cell = CELLS[family]  # one time step; the speed measurement swaps in a compiled one
-        gates = GATES[family]
+        if mode not in (None, "scan", "step") or (mode == "scan" and self.spec.scan is None):
+            raise ValueError(f"mode {mode!r}: {family} runs step{' or scan' if self.spec.scan else ''}")
+        self.mode = mode or ("scan" if self.spec.scan is not None else "step")
+        self.cell = self.spec.cell  # one time step; the speed measurement swaps in a compiled one
+        gates = self.spec.blocks
+        recurrent = self._recurrent_shapes(gates * hidden, hidden)
         for layer in range(num_layers):
             x_size = input_size if layer == 0 else self.directions * hidden
             for suffix in self._suffixes(layer):
                 self.register_parameter(f"weight_ih{suffix}", nn.Parameter(torch.empty(gates * hidden, x_size)))
-                self.register_parameter(f"weight_hh{suffix}", nn.Parameter(torch.empty(gates * hidden, hidden)))
+                if "weight_hh" in recurrent:
+                    self.register_parameter(f"weight_hh{suffix}", nn.Parameter(torch.empty(recurrent["weight_hh"])))
                 self.register_parameter(f"bias_ih{suffix}", nn.Parameter(torch.zeros(gates * hidden)))
-                self.register_parameter(f"bias_hh{suffix}", nn.Parameter(torch.zeros(gates * hidden)))
+                if "bias_hh" in recurrent:
+                    self.register_parameter(f"bias_hh{suffix}", nn.Parameter(torch.zeros(recurrent["bias_hh"])))
+
+    def _recurrent_shapes(self, rows: int, hidden: int) -> dict:
+        """weight_hh's and bias_hh's shapes: torch's (G*h, h) and (G*h), the family's own
+        (`Family.recurrent_shapes`: IndRNN's vector u), or none (minGRU)."""
+        if not self.spec.recurrent:
+            return {}
+        if self.spec.recurrent_shapes is None:
+            return {"weight_hh": (rows, hidden), "bias_hh": (rows,)}
+        shapes = dict(self.spec.recurrent_shapes(hidden))
+        if set(shapes) - {"weight_hh", "bias_hh"}:
+            raise ValueError(f"{self.family}'s recurrent_shapes gives {sorted(shapes)}: expected weight_hh, bias_hh")
+        return {name: tuple(shape) for name, shape in shapes.items()}
 
     def _suffixes(self, layer):
         return [f"_l{layer}", f"_l{layer}_reverse"][: self.directions]
 
+    @property
+    def _tuple_state(self) -> bool:  # torch's layout: a tuple (h, c) for two-part states, a tensor for one
+        return len(self.spec.state) > 1
+
     def _zero_state(self, x):
         zeros = x.new_zeros(self.num_layers * self.directions, x.size(0), self.hidden)
-        return (zeros, zeros) if self.family == "lstm" else zeros
+        return tuple(zeros for _ in self.spec.state) if self._tuple_state else zeros
 
     def forward(self, x, state=None, lengths=None):
         state = self._zero_state(x) if state is None else state
@@ -97,7 +88,7 @@ class ScratchRNN(nn.Module):
             for d, suffix in enumerate(self._suffixes(layer)):
                 k = layer * self.directions + d
                 seq = inp if d == 0 else reverse_padded(inp, lengths)
-                y, last = self._run(seq, tuple(p[k] for p in parts), suffix, mask)
+                y, last = self._run(seq, tuple(p[k] for p in parts), suffix, mask, lengths)
                 outs.append(y if d == 0 else reverse_padded(y, lengths))
                 finals.append(last)
             inp = torch.cat(outs, -1)
@@ -106,11 +97,19 @@ class ScratchRNN(nn.Module):
         if mask is not None:
             inp = inp * mask.unsqueeze(-1)  # padded steps read as zeros, as pad_packed_sequence gives
         stacked = tuple(torch.stack([f[i] for f in finals]) for i in range(len(parts)))
-        return inp, stacked if self.family == "lstm" else stacked[0]
+        return inp, stacked if self._tuple_state else stacked[0]
 
-    def _run(self, seq, state, suffix, mask):
-        w_hh, b_hh = getattr(self, f"weight_hh{suffix}"), getattr(self, f"bias_hh{suffix}")
+    def _run(self, seq, state, suffix, mask, lengths):
+        w_hh, b_hh = getattr(self, f"weight_hh{suffix}", None), getattr(self, f"bias_hh{suffix}", None)
         xw = F.linear(seq, getattr(self, f"weight_ih{suffix}"), getattr(self, f"bias_ih{suffix}"))
+        if self.mode == "scan" and seq.size(1) > 1:
+            states = self.spec.scan(xw, state)
+            if lengths is None:
+                return states[0], tuple(s[:, -1] for s in states)
+            # Padding sits after each sequence's end (reverse_padded keeps it there), so the steps
+            # past the end change no valid output: the final state is the one at length - 1.
+            at = (lengths.to(seq.device) - 1).clamp(min=0).view(-1, 1, 1).expand(-1, 1, self.hidden)
+            return states[0], tuple(s.gather(1, at).squeeze(1) for s in states)
         # unbind, not xw[:, t]: the backward of T selects would zero-fill a whole (B, T, G*h)
         # gradient per step, O(T^2) memory traffic (8x the LSTM step time at T=100, h=512 on a CPU);
         # unbind's backward stacks the T slices once.
@@ -126,13 +125,6 @@ class ScratchRNN(nn.Module):
 
 
 def from_torch_state(state_dict: dict, family: str) -> dict:
-    """Map torch.nn.{RNN,LSTM,GRU} weights onto ScratchRNN's (negating the GRU's z rows)."""
-    if family != "gru":
-        return dict(state_dict)
-    out = {}
-    for name, p in state_dict.items():
-        p = p.clone()
-        hidden = p.shape[0] // 3
-        p[hidden:2 * hidden] *= -1  # z = 1 - z' <=> pre-activation negated
-        out[name] = p
-    return out
+    """Map a fused torch module's weights onto ScratchRNN's (the family's own convention)."""
+    convert = families.get(family).from_fused
+    return convert(state_dict) if convert else dict(state_dict)

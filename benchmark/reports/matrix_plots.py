@@ -47,9 +47,9 @@ def labels(records: list[CellRecord]) -> dict[str, str]:
 
 
 def colours(names: dict[str, str], records: list[CellRecord]) -> dict[tuple[str, str], str]:
-    """(task, label) -> colour. Within a task, a variant's first label gets its family's colour and
-    any further label of it (another setting) a spare colour, the same one in every figure."""
-    variant = {names[group_of(r)]: r["model"] for r in records}
+    """(task, label) -> colour. Within a task, a family's first label gets its colour (benchmark/families)
+    and any further label of it (bidirectional, another setting) a spare colour, the same in every figure."""
+    variant = {names[group_of(r)]: r.get("family") or r["model"] for r in records}
     by_task = defaultdict(set)
     for r in records:
         by_task[r["task"]].add(names[group_of(r)])

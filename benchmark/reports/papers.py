@@ -14,17 +14,23 @@ each row gets our mean and 95% t-interval over seeds beside the published value,
 
 With one seed there is no interval: the row says so and its verdict compares the single
 value, widened by the same 5%.
+
+A folder whose rows have all run renders from its records alone: which record ran which
+protocol is read from the records and the YAML files (references.same_protocol), without the
+task modules; only cells left to run are built by the engine (and torch loads for them).
 """
 from __future__ import annotations
 
 import json
 import sys
+from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 
-from benchmark.engine.environment import versions
+from benchmark.engine.cells import cell_name
+from benchmark.engine.environment import package_versions
 from benchmark.engine.store import ResultsStore
 from benchmark.measurements import stats
 from benchmark.reports import references
@@ -40,36 +46,46 @@ def rows_for(presets) -> list[references.Reference]:
     return [r for r in references.load() if r.preset in presets]
 
 
-def cells_for(refs, seeds: int) -> dict:
-    """reference index -> its cells (seeds 0..seeds-1)."""
+def cells_for(ref, seeds: int) -> list:
+    """The cells (seeds 0..seeds-1) of `ref`'s protocol, built by the engine (torch loads)."""
     from benchmark.engine.cells import build_cells
-    return {i: build_cells([r.task], [r.model], seeds=seeds, profile=r.preset, overrides=r.overrides())
-            for i, r in enumerate(refs)}
+    return build_cells([ref.task], [ref.model], seeds=seeds, profile=ref.preset, overrides=ref.overrides())
 
 
-def finished(store: ResultsStore) -> dict:
-    """(cell name, group) -> its ok record, the group as this version computes it, so runs made
-    before a setting was added still count (engine.cells.current_group)."""
-    from benchmark.engine.cells import current_group
-    return {(r["cell"], current_group(r["config"])): r for r in store.current()
-            if r["status"] == "ok" and r.get("config")}
+def runs(refs, seeds: int, store: ResultsStore) -> dict[int, dict]:
+    """reference index -> {seed: its finished record} for seeds 0..seeds-1: the ok record of the
+    protocol's cell (references.same_protocol), from the folder alone. Records are read as this
+    version reads them (records.upgrade), so runs made before a setting was added still count."""
+    by_cell = defaultdict(list)
+    for r in store.current():
+        if r["status"] == "ok" and r.get("config"):
+            by_cell[r["cell"]].append(r)
+    out = {}
+    for i, ref in enumerate(refs):
+        out[i] = {}
+        _, _, model = references.protocol(ref, strict=True)
+        for seed in range(seeds):
+            found = [r for r in by_cell.get(cell_name(ref.task, model.variant, model.backend, seed), ())
+                     if references.same_protocol(ref, r)]
+            if found:
+                out[i][seed] = found[-1]
+    return out
 
 
-def plan(refs, cells: dict, selected: set, store: ResultsStore, stream=None) -> list:
-    """Print what will run and return the unique cells to run (those of `selected` rows)."""
+def plan(refs, done: dict, selected: set, seeds: int, stream=None) -> list:
+    """Print what will run and return the unique cells to run: the seeds of `selected` rows that
+    `done` (as `runs` returns) lacks. Only those are built by the engine."""
     stream = stream or sys.stdout
-    done = finished(store)
     todo, seen = [], set()
     print(f"reproduce papers: {len(refs)} rows; {len(selected)} selected to run", file=stream)
     for i, ref in enumerate(refs):
-        group = cells[i]
-        left = [c for c in group if (c.name, c.group) not in done]
+        _, train, _ = references.protocol(ref, strict=True)
         state = ("selected" if i in selected else "not selected")
-        print(f"  {ref.preset:<15} {ref.task:<8} {ref.model:<5} {ref.metric:<9} {len(group) - len(left)}/{len(group)} "
-              f"seeds done, {group[0].train.max_steps} steps each ({state})", file=stream)
-        if i in selected:
-            for c in left:
-                if c.key not in seen:
+        print(f"  {ref.preset:<15} {ref.task:<8} {ref.model:<5} {ref.metric:<9} {len(done[i])}/{seeds} "
+              f"seeds done, {train.max_steps} steps each ({state})", file=stream)
+        if i in selected and len(done[i]) < seeds:
+            for c in cells_for(ref, seeds):
+                if c.seed not in done[i] and c.key not in seen:
                     seen.add(c.key)
                     todo.append(c)
     print(f"  {len(todo)} cells to run (time them first: python -m benchmark bench plan --profile PRESET ...)",
@@ -94,11 +110,11 @@ def verdict(ref, summary: dict, baseline: float | None) -> tuple[str, str]:
     return "not reproduced", f"published {ref.value:.4g} outside {where} widened by 5%: [{lo:.4g}, {hi:.4g}]"
 
 
-def table(refs, cells: dict, store: ResultsStore) -> list[dict]:
-    runs = finished(store)
+def table(refs, found: dict) -> list[dict]:
+    """One row per reference: its finished records (`found`, as `runs` returns) beside the published value."""
     rows = []
     for i, ref in enumerate(refs):
-        done = [runs[(c.name, c.group)] for c in cells[i] if (c.name, c.group) in runs]
+        done = [found[i][seed] for seed in sorted(found[i])]
         values = [r["metrics"].get(ref.metric) for r in done]
         summary = stats.summary(values)
         baseline = None
@@ -140,7 +156,7 @@ def to_csv(rows: list[dict]) -> str:
 
 def write(out: Path, rows: list[dict], presets) -> None:
     doc = {"schema_version": 1, "kind": "papers", "presets": list(presets), "rule": "\n\n".join(__doc__.split("\n\n")[1:3]),
-           "written": {"versions": versions(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+           "written": {"versions": package_versions(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds")},
            "rows": rows}
     (out / "papers.json").write_text(json.dumps(doc, indent=2, default=str))
     (out / "papers.csv").write_text(to_csv(rows))
@@ -156,25 +172,28 @@ def load(run_dir) -> list[dict]:
 
 def reproduce(presets, out, seeds: int, tasks=None, models=None, data_dir=None, parallel: int = 1,
               threads=None, wandb=None, stream=None) -> int:
-    from benchmark.launchers import run_matrix
-
+    """Run the selected rows' missing cells into `out`, then write the table. `threads`: `--threads`
+    as given (engine.environment.threads_for), applied only when a cell is left to run."""
     stream = stream or sys.stdout
     # The table lists every preset's rows; `presets`, `tasks` and `models` choose which to run.
     refs = rows_for(references.presets())
-    cells = cells_for(refs, seeds)
     selected = {i for i, r in enumerate(refs)
                 if r.preset in presets and (not tasks or r.task in tasks) and (not models or r.model in models)}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    todo = plan(refs, cells, selected, ResultsStore(out), stream)
+    todo = plan(refs, runs(refs, seeds, ResultsStore(out)), selected, seeds, stream)
     failed = 0
     if todo:
-        summary = run_matrix(todo, out, data_dir=data_dir, retry_failed=True, parallel=parallel, threads=threads,
-                             wandb=wandb, stream=stream)
+        from benchmark.engine.environment import threads_for, use_threads
+        from benchmark.launchers import run_matrix  # the engine and torch: only with cells to run
+
+        use_threads(threads)
+        summary = run_matrix(todo, out, data_dir=data_dir, retry_failed=True, parallel=parallel,
+                             threads=threads_for(threads), wandb=wandb, stream=stream)
         failed = len(summary.failed)
         for r in summary.skipped_cells:
             print(f"skipped {r['cell']}: {r['reason']}", file=sys.stderr)
-    rows = table(refs, cells, ResultsStore(out))
+    rows = table(refs, runs(refs, seeds, ResultsStore(out)))
     write(out, rows, references.presets())
     print(file=stream)
     print(markdown(rows), file=stream)

@@ -14,9 +14,10 @@ import matplotlib.ticker
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from benchmark import families  # noqa: E402
 from benchmark.config import parse_stop_at  # noqa: E402
 
-COLOURS = {"rnn": "tab:blue", "lstm": "tab:orange", "gru": "tab:green"}
+COLOURS = {name: spec.colour for name, spec in families.families().items() if spec.colour}  # each family's own
 # An arm widened to the LSTM's parameter count, or initialised otherwise, is another model: a colour of its own.
 ARM_COLOURS = {**COLOURS, "rnn-matched": "tab:purple", "lstm-chrono": "tab:red", "gru-matched": "tab:olive",
                "lstm-matched": "tab:brown"}
@@ -315,7 +316,7 @@ def parameters(result: dict, path) -> Path:
         ax.plot([r["hidden"] for r in rows], [r["measured_cudnn"] for r in rows], marker="o",
                 color=colour(family), label=f"{family} measured")
         ax.plot([r["hidden"] for r in rows], [r["closed_form"] for r in rows], linestyle=":", color="black",
-                linewidth=0.8, label="closed form G(h(h+x)+2h)" if family == "rnn" else None)
+                linewidth=0.8, label="closed forms (G(h(h+x)+2h); G(hx+h) without W_hh)" if family == "rnn" else None)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("hidden size h (units)")

@@ -10,15 +10,21 @@ its data (`data`) and, where a profile reproduces the paper's protocol, that pro
 - same data, other protocol: context only, with the settings that differ named, never a
   verdict.
 
+The protocol is resolved from the YAML files as build_cells resolves it, without the task
+modules (no torch): its task settings are the record's `settings_defaults` with the preset's
+and the reference's values on top (`protocol_config`), so a folder renders from its records.
+
 Settings are spelled as `--set` spells them: `model.hidden`, `train.lr`, `<task>.<key>`.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from dataclasses import dataclass, field
 
 from benchmark import config
+from benchmark.engine.cells import current_settings_defaults, group_hash, resolve_settings, settings_from_defaults
 from benchmark.errors import ConfigError
 
 SAME, CONTEXT = "same protocol", "context"
@@ -97,9 +103,57 @@ def same_data(ref: Reference, cfg: dict) -> bool:
     return cfg.get("task") == ref.task and all(_same(value_at(cfg, k), v) for k, v in ref.data.items())
 
 
+def protocol(ref: Reference, strict: bool = False):
+    """(task values, TrainConfig, ModelConfig) of `ref`'s protocol as the preset and `settings`
+    resolve them, without the task modules; None when it has no preset or does not resolve here
+    (an unknown task, a setting this version lacks), or with `strict` that ConfigError."""
+    if ref.preset is None:
+        return None
+    key = (str(config.CONFIG_DIR), ref.task, ref.model, ref.preset, json.dumps(ref.settings, sort_keys=True))
+    if key not in _PROTOCOLS:
+        try:
+            ((_, values, train, (model,)),) = resolve_settings([ref.task], [ref.model], profile=ref.preset,
+                                                               overrides=ref.overrides())
+            _PROTOCOLS[key] = (values, train, model)
+        except ConfigError as e:
+            _PROTOCOLS[key] = e
+    found = _PROTOCOLS[key]
+    if isinstance(found, ConfigError):
+        if strict:
+            raise found
+        return None
+    return found
+
+
+_PROTOCOLS: dict = {}
+
+
+def protocol_config(ref: Reference, settings_defaults: dict | None) -> dict | None:
+    """The config (as Cell.config(), seed aside) of the cell that reproduces `ref`'s protocol, its
+    task settings completed with `settings_defaults` (a record's: the task's defaults when it was
+    written); None as `protocol`, or without defaults."""
+    resolved = protocol(ref)
+    if resolved is None or settings_defaults is None:
+        return None
+    values, train, model = resolved
+    try:
+        settings = settings_from_defaults(ref.task, settings_defaults, values)
+    except ConfigError:
+        return None
+    return {"task": ref.task, "profile": ref.preset, "model": dataclasses.asdict(model),
+            "train": dataclasses.asdict(train), "settings": settings}
+
+
+def same_protocol(ref: Reference, record: dict) -> bool:
+    """Whether `record` (as records.upgrade reads it) ran `ref`'s protocol, seed aside."""
+    want = protocol_config(ref, record.get("settings_defaults"))
+    return want is not None and group_hash(want) == record.get("group")
+
+
 def protocol_cell(ref: Reference):
-    """The cell (seed 0) that reproduces `ref`'s protocol, or None when it has no preset or its
-    task is not registered here."""
+    """The cell (seed 0) that reproduces `ref`'s protocol, built by the engine (the task modules:
+    torch); None when it has no preset or its task is not registered here. What `protocol_config`
+    computes without them (tests check they agree)."""
     if ref.preset is None:
         return None
     key = (ref.task, ref.model, ref.preset, json.dumps(ref.settings, sort_keys=True))
@@ -116,12 +170,11 @@ def protocol_cell(ref: Reference):
 _CELLS: dict = {}
 
 
-def differences(ref: Reference, cfg: dict, limit: int = 4) -> list[str]:
+def differences(ref: Reference, cfg: dict, settings_defaults: dict | None, limit: int = 4) -> list[str]:
     """The settings in which a run departs from `ref`'s protocol, as "key ours vs paper's"."""
-    cell = protocol_cell(ref)
-    if cell is None:
+    want = protocol_config(ref, settings_defaults)
+    if want is None:
         return []
-    want = cell.config()
     out = []
     if cfg.get("profile") != want["profile"]:
         out.append(f"profile {cfg.get('profile')} vs {want['profile']}")
@@ -134,26 +187,27 @@ def differences(ref: Reference, cfg: dict, limit: int = 4) -> list[str]:
     return out[:limit] + (["..."] if len(out) > limit else [])
 
 
-def beside(cfg: dict) -> list[dict]:
-    """The references that may appear beside a run with resolved config `cfg` (a record's):
-    [{"name", "paper", "model", "metric", "value", "split", "protocol", "note"}]."""
-    rows, group = [], None
+def beside(cfg: dict, settings_defaults: dict | None = None) -> list[dict]:
+    """The references that may appear beside a run with resolved config `cfg` (a record's, as
+    records.upgrade reads it) and its task's `settings_defaults` (the record's; None: this
+    version's, from the task modules): [{"name", "paper", "model", "metric", "value", "split",
+    "protocol", "note"}]."""
+    rows, group = [], group_hash(cfg)
     variant = cfg.get("model", {}).get("variant")
     for ref in load():
         # A preset's number is one model's: beside that model's runs only.
         if not same_data(ref, cfg) or (ref.preset is not None and ref.model != variant):
             continue
-        cell = protocol_cell(ref)
-        if cell is not None and group is None:
-            from benchmark.engine.cells import current_group  # a record of an older version counts too
-            group = current_group(cfg)
-        same = cell is not None and cell.group == group
+        if settings_defaults is None and ref.preset is not None:
+            settings_defaults = current_settings_defaults(cfg.get("task"))
+        want = protocol_config(ref, settings_defaults)
+        same = want is not None and group_hash(want) == group
         if same:
             note = f"{SAME} ({ref.preset})"
         elif ref.differs:
             note = f"{CONTEXT}, other protocol: {ref.differs}"
         else:
-            note = f"{CONTEXT}, other protocol (ours vs paper's): " + "; ".join(differences(ref, cfg))
+            note = f"{CONTEXT}, other protocol (ours vs paper's): " + "; ".join(differences(ref, cfg, settings_defaults))
         rows.append({"name": f"ref: {ref.name}", "paper": ref.paper, "model": ref.model, "metric": ref.metric,
                      "value": ref.value, "split": ref.split, "protocol": SAME if same else CONTEXT, "note": note})
     return rows

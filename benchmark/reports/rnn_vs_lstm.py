@@ -31,9 +31,10 @@ from pathlib import Path
 import pandas as pd
 from scipy.stats import binomtest
 
+from benchmark import families
 from benchmark.engine.environment import code_commit
 from benchmark.engine.store import ResultsStore
-from benchmark.measurements import MEASUREMENTS, measure, memory_span, stats
+from benchmark.measurements import MEASUREMENTS, measure, stats
 from benchmark.measurements import settings as measurement_settings
 from benchmark.reports import plots
 from benchmark.reports.render import Table, render as render_tables
@@ -41,11 +42,10 @@ from benchmark.reports.run_note import write_run_note
 
 SCHEMA_VERSION = 3
 ORDER = ("params", "speed", "memory-span", "gradient-flow")  # cheapest first; gradient flow reads memory span's cells
-FAMILIES = ("rnn", "lstm", "gru")
-ARMS = ("rnn", "rnn-matched", "lstm", "lstm-chrono", "gru", "gru-matched")
+LECTURE = ("rnn", "lstm", "gru")  # the families the lecture's claims name; other families get columns, not verdicts
+ARMS = ("rnn", "rnn-matched", "lstm", "lstm-chrono", "gru", "gru-matched")  # the arms the rules compare
 VERDICTS = ("confirmed", "refined", "refuted", "inconclusive")
 CARD_COLUMNS = ("aspect", "claim (RNN / LSTM)", "verdict", "evidence")
-DETAIL_COLUMNS = ("aspect", "claim (RNN / LSTM)", *ARMS, "verdict", "rule", "evidence")
 CARD_MAX = 160  # characters of an answer-card sentence
 CLAIMS = {
     "parameters": "O(h^2) / O(4h^2); GRU 3x",
@@ -112,18 +112,19 @@ PARAMETERS_RULE = ("exact counts: confirmed if every measured count equals the c
 def parameters_row(res: dict, arm_list: list[dict] | None = None) -> dict:
     rows = res["rows"]
     exact = all(r["measured_cudnn"] == r["closed_form"] == r["measured_scratch"] for r in rows)
-    ratio = {f: [r["ratio_to_rnn"] for r in rows if r["family"] == f] for f in FAMILIES}
+    present = measured_families(rows)
+    ratio = {f: [r["ratio_to_rnn"] for r in rows if r["family"] == f] for f in present}
     dev = max(abs(x - want) for f, want in (("lstm", 4), ("gru", 3)) for x in ratio[f])
     verdict = "confirmed" if exact and dev < 0.05 else "refined" if dev < 0.5 else "refuted"
     hs = sorted({r["hidden"] for r in rows})
     h = 128 if 128 in hs else hs[len(hs) // 2]
     at = {r["family"]: r for r in rows if r["hidden"] == h}
     values = {f: {f"params (h={r['hidden']})": stats.exact(r["measured_cudnn"]) for r in rows if r["family"] == f}
-              for f in FAMILIES}
-    for f in FAMILIES:
+              for f in present}
+    for f in present:
         values[f]["ratio to RNN"] = stats.exact(ratio[f][0]) if len(set(ratio[f])) == 1 else \
             stats.stat(sum(ratio[f]) / len(ratio[f]), min(ratio[f]), max(ratio[f]), len(ratio[f]), "range over sizes")
-    cells = {f: f"{at[f]['measured_cudnn']:,} at h={h} ({at[f]['ratio_to_rnn']:.2f}x RNN)" for f in FAMILIES}
+    cells = {f: f"{at[f]['measured_cudnn']:,} at h={h} ({at[f]['ratio_to_rnn']:.2f}x RNN)" for f in present}
     for arm in arm_list or []:  # the memory arms as built, their own width
         cells.setdefault(arm["name"], f"{arm['params']:,} at h={arm['hidden']} (memory arm)")
     span = f"{min(ratio['lstm']):.3g}-{max(ratio['lstm']):.3g}x" if len(set(ratio["lstm"])) > 1 else f"{ratio['lstm'][0]:.2f}x"
@@ -541,13 +542,14 @@ def speed_row(res: dict, memory: dict | None = None) -> dict:
                                 if need else f" At {n} seeds no point can be decided.")
                 + " Per device: another machine may give other ratios.")
     values = {}
-    for f in FAMILIES:
+    present = measured_families(res["rows"])
+    for f in present:
         pts = speed_points(res, backend, f)
         tps = speed_points(res, backend, f, "train_tokens_per_s")
         values[f] = {**{f"time per batch vs RNN (h={h}, T={t})": stats.log_summary(v.values()) for (h, t), v in pts.items()},
                      **{f"train tokens/s (h={h}, T={t})": stats.log_summary(v.values()) for (h, t), v in tps.items()}}
     cells = {}
-    for f in FAMILIES:
+    for f in present:
         ms = [s["mean"] for s in (stats.log_summary(v.values()) for v in speed_points(res, backend, f).values()) if s["mean"]]
         cells[f] = f"{min(ms):.2f}-{max(ms):.2f}x RNN time per batch" if ms else "n/a"
         if solve and f in solve and solve[f]["median_s"]:
@@ -688,7 +690,7 @@ def use_cases_row(memory: dict, speed: dict, tasks: dict) -> dict:
     small = min(r["hidden"] for r in ok)
     first_seq = min(r["seq"] for r in ok)
     latency = {f: {r["seed"]: r["latency_ms"] for r in ok if r["family"] == f and r["hidden"] == small
-                   and r["seq"] == first_seq} for f in FAMILIES}
+                   and r["seq"] == first_seq} for f in LECTURE}
     a, b = accs("lstm", short), accs("rnn", short)
     diffs = [a[s] - b[s] for s in a if s in b]
     n_eq = len(diffs)
@@ -743,12 +745,12 @@ def use_cases_row(memory: dict, speed: dict, tasks: dict) -> dict:
         if arm in spans:
             values[arm] = {f"{task} accuracy at lag {short}": spans[arm]["lags"][str(short)]["value"],
                            f"{task} accuracy at lag {long}": spans[arm]["lags"][str(long)]["value"]}
-    for f in FAMILIES:
+    for f in LECTURE:
         if latency[f]:
             values.setdefault(f, {})[f"streaming latency (ms/step, h={small})"] = stats.log_summary(latency[f].values())
     cells = {arm: f"acc lag {short}: {stats.fmt(v[f'{task} accuracy at lag {short}'])}, lag {long}: "
                   f"{stats.fmt(v[f'{task} accuracy at lag {long}'])}" for arm, v in values.items() if f"{task} accuracy at lag {short}" in v}
-    for f in FAMILIES:
+    for f in LECTURE:
         if f in cells and latency[f]:
             cells[f] += f"; {stats.fmt(values[f][f'streaming latency (ms/step, h={small})'])} ms/step"
     open_checks = [f"{k} ({c.get('dropped') or _needs(c)})" for k, c in checks.items()
@@ -835,13 +837,22 @@ def card(rows: list[dict], title: str = "", meta: dict | None = None) -> Table:
 
 
 def detail(rows: list[dict]) -> Table:
+    # the rules' arms, then any other column a row fills (a family outside the lecture, an arm configured beside)
+    extra = [a for r in rows for a in r["cells"] if a not in ARMS]
+    columns = ["aspect", "claim (RNN / LSTM)", *ARMS, *dict.fromkeys(extra), "verdict", "rule", "evidence"]
     frame = pd.DataFrame([{"aspect": r["aspect"], "claim (RNN / LSTM)": r["claim"],
-                           **{a: r["cells"].get(a, "") for a in ARMS}, "verdict": r["verdict"], "rule": r["rule"],
-                           "evidence": r["evidence"]} for r in rows], columns=list(DETAIL_COLUMNS), dtype=object)
+                           **{a: r["cells"].get(a, "") for a in columns[2:-3]}, "verdict": r["verdict"], "rule": r["rule"],
+                           "evidence": r["evidence"]} for r in rows], columns=columns, dtype=object)
     return Table(frame, title="Detail: values per arm, rule and full evidence",
                  notes=["Values: geometric means (ratios, times) or means (accuracies) with 95% intervals on the scale "
                         "that keeps them in range; solved shares k/n; spans by the rule. Each arm at its tuned rate."],
-                 classes=[r["verdict"] for r in rows], column_format="l" + "p{2.2cm}" * (len(DETAIL_COLUMNS) - 1))
+                 classes=[r["verdict"] for r in rows], column_format="l" + "p{2.2cm}" * (len(columns) - 1))
+
+
+def measured_families(rows: list[dict]) -> list[str]:
+    """The families a measurement's rows hold, in the registry's order (the lecture's first)."""
+    seen = {r["family"] for r in rows}
+    return [f for f in families.families() if f in seen] + sorted(seen - set(families.families()))
 
 
 def arms_table(meta: dict) -> Table | None:

@@ -15,6 +15,10 @@ Formats: Markdown (md), CSV, LaTeX, HTML and JSON, all through reports/render.py
   the models, under the same metric columns, in every format (CSV's `kind` says which).
 - `--format json` keeps its keys (one object per group, as `summarise` returns); `section`
   and `differs` name a row's distinguishing settings.
+
+Everything comes from the records themselves (their group, settings and task defaults; see
+engine/records.py), read through `records.upgrade`: a folder of this version's records renders
+without the task modules, and so without torch (`bench table` times it).
 """
 from __future__ import annotations
 
@@ -25,8 +29,7 @@ from collections import defaultdict
 import pandas as pd
 
 from benchmark.config import BACKENDS, VARIANTS
-from benchmark.engine.cells import current_config, current_group
-from benchmark.engine.records import CellRecord
+from benchmark.engine.records import CellRecord, upgrade
 from benchmark.reports import references
 from benchmark.reports.render import Table, render as render_tables
 
@@ -43,11 +46,12 @@ IDENTITY = ("model.variant", "model.backend")  # what tells the rows of one sect
 def summarise(records: list[CellRecord]) -> list[dict]:
     """One row per (task, model, backend, config) group, seeds aggregated.
 
-    Groups are matched by `current_group`: a record written before a setting existed counts
-    as trained with that setting's default, so it joins the rows of the same settings."""
+    Groups are the records' own, as `records.upgrade` reads them: a record written before a
+    setting existed counts as trained with that setting's default, so it joins the rows of the
+    same settings."""
     groups = defaultdict(list)
-    for r in records:
-        groups[group_of(r)].append(r)
+    for r in map(upgrade, records):
+        groups[r["group"]].append(r)
     rows = [_row(rs) for rs in groups.values()]
     _mark_sections(rows, [rs[0] for rs in groups.values()])
     return sorted(rows, key=_order)
@@ -79,7 +83,7 @@ def _row(records: list[CellRecord]) -> dict:
         "wall_s": _mean(r.get("wall_s") for r in ok),
         "baselines": ok[0].get("baselines", {}) if ok else {},
         "device": ok[0].get("device") if ok else None,
-        "references": references.beside(first["config"]) if first.get("config") else [],
+        "references": references.beside(first["config"], first.get("settings_defaults")) if first.get("config") else [],
     }
     if status in ("n/a", "skipped"):
         row["reason"] = first.get("reason")
@@ -95,15 +99,15 @@ def _mean(values):
 
 
 def group_of(record) -> str:
-    """The record's group (its settings but the seed) as this version computes it: a record from
-    before a setting existed joins the group of that setting's default (engine.cells.current_group)."""
-    return (current_group(record["config"]) if record.get("config") else None) or record["group"]
+    """The record's group (its settings but the seed) as this version reads it (records.upgrade):
+    a record from before a setting existed joins the group of that setting's default."""
+    return upgrade(record)["group"]
 
 
 def flat_settings(record) -> dict:
     """A record's settings as {"copy.delay": 10, "train.lr": 0.001, "model.hidden": 64, "profile": ...},
-    with the defaults of settings added since it was written."""
-    cfg = (current_config(record["config"]) if record.get("config") else None) or record.get("config") or {}
+    with the defaults of settings added since it was written (records.upgrade)."""
+    cfg = upgrade(record).get("config") or {}
     flat = {"profile": record.get("profile")}
     for section, prefix in (("model", "model"), ("train", "train"), ("settings", record["task"])):
         for key, value in (cfg.get(section) or {}).items():
