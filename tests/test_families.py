@@ -144,3 +144,18 @@ def test_registering_a_family_twice_is_an_error():
     found = {"rnn": spec}
     with pytest.raises(ConfigError, match="registered twice"):
         families._add(found, spec, "a test")
+
+
+def test_a_memory_span_arm_of_any_family_is_configured_by_name():
+    from benchmark.measurements import memory_span, settings
+
+    arms = settings.check_arms({"mingru": {"family": "mingru", "match": "lstm"}, "lstm": {"family": "lstm"}}, "test")
+    built = {a.name: a for a in memory_span.arms({"hidden": 64, "arms": arms})}
+    lstm = encoder_param_count("lstm", memory_span.INPUT_SIZE["recall"], 64)
+    mine = encoder_param_count("mingru", memory_span.INPUT_SIZE["recall"], built["mingru"].hidden)
+    assert abs(mine - lstm) / lstm < 0.01 and built["mingru"].model(20) == {"hidden": built["mingru"].hidden,
+                                                                            "num_layers": 1, "init": "orthogonal"}
+    with pytest.raises(ConfigError, match="family: one of .*mingru"):
+        settings.check_arms({"x": {"family": "transformer"}}, "test")
+    with pytest.raises(ConfigError, match="chrono.*mingru"):
+        settings.check_arms({"x": {"family": "mingru", "init": "chrono"}}, "test")
