@@ -20,10 +20,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 
 from benchmark.engine.cells import cell_name, group_hash
+from benchmark.engine.environment import cpu_model, package_version
 from benchmark.engine.records import upgrade
 from benchmark.errors import ConfigError
 
@@ -94,23 +94,10 @@ def heavy_imports(folder, fmt: str) -> list[str]:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    libs = ", ".join(f"{p} {_version(p)}" for p in ("pandas", "PyYAML", "rnnbench"))
-    return (f"machine: {cpu}, {os.cpu_count()} cores, load {load:.2f} at the start; Python "
+    libs = ", ".join(f"{p} {package_version(p) or '?'}" for p in ("pandas", "PyYAML", "rnnbench"))
+    return (f"machine: {cpu_model()}, {os.cpu_count()} cores, load {load:.2f} at the start; Python "
             f"{platform.python_version()}, {libs}")
-
-
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "?"
 
 
 def main(args) -> int:

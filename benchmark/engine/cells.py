@@ -87,11 +87,12 @@ def current_config(cfg: dict) -> dict | None:
         return None
     upgraded = dict(cfg)
     for section, cls in (("model", ModelConfig), ("train", TrainConfig), ("settings", task.Settings)):
-        upgraded[section] = {**_defaults(cls), **cfg.get(section, {})}
+        upgraded[section] = {**declared_defaults(cls), **cfg.get(section, {})}
     return upgraded
 
 
-def _defaults(cls) -> dict:
+def declared_defaults(cls) -> dict:
+    """A config dataclass's fields that have a default, with it (records read through it too)."""
     return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
 
 
@@ -102,7 +103,7 @@ def settings_defaults(settings_cls) -> dict:
     try:
         return dataclasses.asdict(settings_cls())
     except Exception:  # a plug-in's Settings with a required field, say: the declared defaults (never no record)
-        return _defaults(settings_cls)
+        return declared_defaults(settings_cls)
 
 
 def current_settings_defaults(task: str | None) -> dict | None:

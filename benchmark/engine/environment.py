@@ -72,11 +72,16 @@ def package_versions() -> dict:
     """Python's and the installed packages' versions, from their metadata (no torch import)."""
     out = {"python": platform.python_version()}
     for pkg in ("torch", "lightning", "torchmetrics", "scipy", "datasets", "wandb", "rnnbench"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = None
+        out[pkg] = package_version(pkg)
     return out
+
+
+def package_version(package: str) -> str | None:
+    """An installed package's version from its metadata; None when it is not installed."""
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def versions() -> dict:
@@ -96,10 +101,10 @@ def device_name(dev) -> str:
         return torch.cuda.get_device_name(dev)
     # The CPU model and the vector ISA torch's kernels use: float results (and so trained
     # metrics) can differ between CPUs with different kernels, so a record names both.
-    return f"cpu: {_cpu_model()} ({torch.backends.cpu.get_cpu_capability()}), {torch.get_num_threads()} threads"
+    return f"cpu: {cpu_model()} ({torch.backends.cpu.get_cpu_capability()}), {torch.get_num_threads()} threads"
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:
             return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))

@@ -12,11 +12,11 @@ the one place a record is read as this version has it; every reader calls it.
 """
 from __future__ import annotations
 
-import dataclasses
 from typing import Literal, TypedDict
 
 from benchmark.config import ModelConfig, TrainConfig
-from benchmark.engine.cells import Cell, current_config, current_settings_defaults, group_hash, settings_defaults
+from benchmark.engine.cells import (Cell, current_config, current_settings_defaults, declared_defaults, group_hash,
+                                    settings_defaults)
 
 Status = Literal["ok", "failed", "skipped", "n/a", "lost"]
 OK, FAILED, SKIPPED, NA, LOST = "ok", "failed", "skipped", "n/a", "lost"
@@ -132,8 +132,4 @@ def _regrouped(record: CellRecord, cfg: dict) -> CellRecord:
     return {**record, "config": cfg, "group": group, "key": key}
 
 
-def _declared(cls) -> dict:
-    return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
-
-
-_MODEL, _TRAIN = _declared(ModelConfig), _declared(TrainConfig)
+_MODEL, _TRAIN = declared_defaults(ModelConfig), declared_defaults(TrainConfig)

@@ -119,10 +119,6 @@ class Family:
         return "scan" if self.scan is not None else "step"
 
 
-def default_from_fused(state_dict: dict) -> dict:
-    return dict(state_dict)
-
-
 def positive(x):
     """Feng et al. 2024's g: x + 0.5 for x >= 0, sigmoid(x) below; positive and continuous, so the
     candidate h~ can enter the log-space scan."""
