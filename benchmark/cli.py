@@ -8,16 +8,18 @@ the function-local imports in this file.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import signal
 import sys
+import threading
 
 from benchmark import config
-from benchmark.errors import ConfigError, MatrixInterrupted
+from benchmark.errors import ConfigError, MatrixInterrupted, Terminated, signal_number
 from benchmark.measurements import MEASUREMENTS
 from benchmark.measurements import settings as measurement_settings
 
 DEFAULT_SEEDS = 1
-INTERRUPTED = 130  # the status a shell gives a command that SIGINT ended
 THREADS_HELP = ("torch intra-op threads per training process (default: 1, which trains these RNNs as fast "
                 "as more on an idle machine and does not thrash beside other jobs; README, 'Threads'); "
                 "0 = torch's default (every core), split between --parallel workers")
@@ -37,6 +39,21 @@ def at_least(minimum: int):
     return parse
 
 
+MAX_THREADS = 1024  # a sanity bound at parse time; this machine's own cores bound what it may use (use_threads)
+
+
+def thread_count(text: str) -> int:
+    """`--threads`: an integer in 0..MAX_THREADS."""
+    value = at_least(0)(text)
+    if value > MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"bad value {text!r}: expected an integer in 0..{MAX_THREADS} "
+                                         f"(at most this machine's cores, {os.cpu_count()})")
+    return value
+
+
+thread_count.__name__ = "thread count"
+
+
 def parallel_arg(text: str):
     """`--parallel`: `auto` (chosen from the free cores or GPU memory) or an integer >= 1."""
     if text == "auto":
@@ -53,6 +70,15 @@ PARALLEL_HELP = ("cells in flight at once, or auto: as many as the idle cores ho
 
 
 def main(argv=None) -> int:
+    previous = _handle_signals()  # first: a signal while torch loads is an interrupt too
+    try:
+        return _main(argv)
+    finally:  # a caller that embeds main (tests, notebooks) gets its own handlers back
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _main(argv) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -67,14 +93,57 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except MatrixInterrupted as e:  # `run`, `reproduce papers`, `measure`: the matrix's finished cells are kept
-        print(f"\ninterrupted: {e.kept} cells kept in {e.folder}; run the same command to resume", file=sys.stderr)
-        return INTERRUPTED
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return INTERRUPTED
+        print(f"\ninterrupted: {e.kept} cell{'' if e.kept == 1 else 's'} kept in {e.folder}{_by(e)}; run the same "
+              f"command to resume",
+              file=sys.stderr)
+        return 128 + e.signum
+    except KeyboardInterrupt as e:
+        print(f"\ninterrupted{_by(e)}", file=sys.stderr)
+        return 128 + signal_number(e)
     except BrokenPipeError:  # `list | head`: the reader has gone; stop writing, quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as e:  # no space, read-only, not a folder, ...: records are appended whole, so none is lost
+        print(f"error: {io_message(e)}", file=sys.stderr)
+        return 1
+
+
+def io_message(e: OSError) -> str:
+    """One line for an I/O error: what failed, on which path, and that finished work is safe."""
+    path = f"{e.filename}" + (f" -> {e.filename2}" if e.filename2 else "") if e.filename else "a file"
+    reason = e.strerror or str(e)
+    fix = {errno.ENOSPC: "free some space", errno.EDQUOT: "free some space (disk quota)",
+           errno.EFBIG: "the file-size limit (ulimit -f) was reached; raise it",
+           errno.EROFS: "choose a writable --out", errno.EACCES: "check its permissions or choose another --out",
+           errno.ENOTDIR: "a part of the path is a file, not a folder; choose another --out",
+           errno.EEXIST: "a file is in the way; choose another --out"}.get(e.errno, "fix the cause")
+    return (f"{reason}: {path}; every cell that finished before this is kept (records are written whole); "
+            f"{fix}, then run the same command to resume")
+
+
+def _handle_signals() -> dict:
+    """SIGTERM and SIGHUP end the work as Ctrl-C does: finished cells kept, `interrupted: N cells
+    kept`, status 128 + the signal (143, 129), never 0 (Lightning alone would exit 0 on SIGTERM:
+    engine/runner.interruptible). SIGXFSZ (past `ulimit -f`) is ignored so the write fails with
+    EFBIG, reported as an I/O error, instead of killing the process mid-record. Returns the
+    handlers replaced."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        return {}
+    previous = {}
+    for signum, handler in ((signal.SIGTERM, _terminate), (signal.SIGHUP, _terminate),
+                            (signal.SIGXFSZ, signal.SIG_IGN)):
+        if signal.getsignal(signum) in (signal.SIG_DFL, None):  # a caller's own handler (or nohup's SIG_IGN) stays
+            previous[signum] = signal.signal(signum, handler)
+    return previous
+
+
+def _terminate(signum, frame):
+    raise Terminated(signum)
+
+
+def _by(e: BaseException) -> str:
+    signum = signal_number(e)
+    return "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -104,7 +173,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="where cells train: local (this machine), ray (a Ray cluster; pip install "
                           "'rnnbench[ray]'), slurm (jobs through submitit; 'rnnbench[slurm]') (default: local)")
     run.add_argument("--parallel", type=parallel_arg, default=1, help=PARALLEL_HELP)
-    run.add_argument("--threads", type=at_least(0), help=THREADS_HELP)
+    run.add_argument("--threads", type=thread_count, help=THREADS_HELP)
     run.add_argument("--ray-address", help="join this Ray cluster (default: start a local one)")
     run.add_argument("--devices", type=at_least(1), default=1,
                      help="devices per cell, through Lightning DDP; on a CPU, processes (default: 1)")
@@ -178,7 +247,7 @@ def _bench_parser(sub) -> None:
     over.add_argument("--hidden", type=at_least(1), default=256)
     over.add_argument("--steps", type=at_least(2), default=60, help="training steps per repeat (default: 60)")
     over.add_argument("--repeats", type=at_least(1), default=7, help="timed repeats of each, interleaved (default: 7)")
-    over.add_argument("--threads", type=at_least(0), help=THREADS_HELP + "; both paths run with the same")
+    over.add_argument("--threads", type=thread_count, help=THREADS_HELP + "; both paths run with the same")
     over.add_argument("--profiler", action="store_true",
                       help="also print torch.profiler's host and device time per step of both paths (one more run "
                            "each, after the timed repeats)")
@@ -197,14 +266,14 @@ def _bench_parser(sub) -> None:
     back.add_argument("--batch", type=at_least(1), default=64, help="batch size (default: 64)")
     back.add_argument("--seq", type=at_least(1), default=100, help="sequence length (default: 100)")
     back.add_argument("--repeats", type=at_least(1), default=10, help="timed repeats, median reported (default: 10)")
-    back.add_argument("--threads", type=at_least(0), help=THREADS_HELP)
+    back.add_argument("--threads", type=thread_count, help=THREADS_HELP)
     back.set_defaults(func=cmd_bench_backends)
 
     busy = which.add_parser("busy", help="the same smoke cells alone, then beside an identical run: wall times")
     busy.add_argument("--tasks", default="forecast,sentiment,ner", help="(default: forecast,sentiment,ner)")
     busy.add_argument("--models", default="lstm,gru", help="(default: lstm,gru)")
     busy.add_argument("--profile", default="smoke", help="(default: smoke)")
-    busy.add_argument("--threads", type=at_least(0), help=THREADS_HELP)
+    busy.add_argument("--threads", type=thread_count, help=THREADS_HELP)
     busy.add_argument("--data-dir", default=os.environ.get("RNNBENCH_DATA_DIR"),
                       help="local data sets, for real-data tasks (env RNNBENCH_DATA_DIR)")
     busy.set_defaults(func=cmd_bench_busy)
@@ -216,7 +285,7 @@ def _bench_parser(sub) -> None:
                       help="seeds per cell, as `run --seeds`: counted, each timed once (default: 1)")
     plan.add_argument("--parallel", type=at_least(1), default=1,
                       help="cells in flight, as `run --parallel`: also print the total divided by it (default: 1)")
-    plan.add_argument("--threads", type=at_least(0), help=THREADS_HELP)
+    plan.add_argument("--threads", type=thread_count, help=THREADS_HELP)
     plan.set_defaults(func=cmd_bench_plan)
 
     table = which.add_parser("table", help="`table` on a folder of N records (copies of the published ones): "
@@ -324,8 +393,9 @@ def cmd_run(args) -> int:
     from benchmark.launchers import run_matrix
     from benchmark.reports.wandb_summary import log_matrix_summary
 
-    use_threads(args.threads)
-    out = args.out or os.path.join("results", args.profile)
+    if args.launcher == "local":  # Ray's and Slurm's cells train on their machines, with their cores
+        use_threads(args.threads)
+    out = out_folder(args.out or os.path.join("results", args.profile))
     summary = run_matrix(cells, out, data_dir=args.data_dir, retry_failed=args.retry_failed,
                          launcher=args.launcher, parallel=args.parallel, devices=args.devices,
                          threads=threads_for(args.threads), ray_address=args.ray_address, wandb=args.wandb,
@@ -365,7 +435,7 @@ def cmd_table(args) -> int:
     from benchmark.reports.tables import render, summarise
 
     store = ResultsStore(args.dir)
-    if not store.path.exists():
+    if not os.path.lexists(store.path):  # a link there: the store names it
         raise ConfigError(f"{args.dir} holds no results.jsonl: point `table` at a folder written by `run --out`")
     print(render(summarise(store.current()), args.format))
     return 0
@@ -376,7 +446,7 @@ def _measurement_parsers(sub) -> None:
     def common(p, profile_help="block of configs/measurements.yaml (default: smoke)"):
         p.add_argument("--profile", help=profile_help)
         p.add_argument("--out", help="run folder (default: results/measurements-<profile>)")
-        p.add_argument("--threads", type=at_least(0), help=THREADS_HELP)
+        p.add_argument("--threads", type=thread_count, help=THREADS_HELP)
         p.add_argument("--seeds", type=at_least(1), help="seeds per measurement (default: the profile's, 3)")
         p.add_argument("--set", action="append", default=[], metavar="BLOCK.KEY=VALUE",
                        help="override a measurement setting, e.g. memory_span.train.max_steps=2000 "
@@ -406,7 +476,15 @@ def _measurement_parsers(sub) -> None:
 
 
 def _measurement_out(args) -> str:
-    return args.out or os.path.join("results", f"measurements-{args.profile}")
+    return out_folder(args.out or os.path.join("results", f"measurements-{args.profile}"))
+
+
+def out_folder(path: str) -> str:
+    """`--out`, checked before any work: a folder, or a path where one can be made."""
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise ConfigError(f"--out {path} is {'a broken link' if os.path.islink(path) else 'a file'}, not a folder; "
+                          f"choose another --out")
+    return path
 
 
 def _measurement_profile(args) -> None:
@@ -465,7 +543,7 @@ def cmd_reproduce_papers(args) -> int:
     _check_data_dir(args)
     from benchmark.reports.papers import reproduce  # torch loads only if a cell is left to run
 
-    return reproduce(presets, args.out or os.path.join("results", "papers"), seeds=args.seeds or 3, tasks=task_names,
+    return reproduce(presets, out_folder(args.out or os.path.join("results", "papers")), seeds=args.seeds or 3, tasks=task_names,
                      models=models, data_dir=args.data_dir, parallel=args.parallel, threads=args.threads)
 
 

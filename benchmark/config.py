@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import difflib
 import math
 import os
 import re
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +26,6 @@ from benchmark import families
 from benchmark.errors import ConfigError
 
 CONFIG_DIR = Path(os.environ.get("RNNBENCH_CONFIG_DIR", Path(__file__).resolve().parents[1] / "configs"))
-SECTIONS = ("model", "train", "task")
 
 # The model axis of the matrix by name: a variant is a family and a direction, both from the
 # family registry (benchmark/families: one file per family, plug-ins by entry point).
@@ -64,21 +65,20 @@ class ModelConfig:
     def __post_init__(self):
         _check(self.variant in VARIANTS, "model", self.variant, f"one of {', '.join(VARIANTS)}")
         _check(self.backend in BACKENDS, "backend", self.backend, f"one of {', '.join(BACKENDS)}")
-        _check(isinstance(self.hidden, int) and self.hidden > 0, "model.hidden", self.hidden, "a positive integer")
-        _check(self.num_layers in (1, 2, 3), "model.num_layers", self.num_layers, "1, 2 or 3")
-        _check(isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1, "model.dropout", self.dropout,
-               "a number in [0, 1)")
+        _check(count(self.hidden, 1), "model.hidden", self.hidden, "a positive integer")
+        _check(count(self.num_layers) and self.num_layers in (1, 2, 3), "model.num_layers", self.num_layers,
+               "1, 2 or 3")
+        _check(finite(self.dropout) and 0 <= self.dropout < 1, "model.dropout", self.dropout, "a number in [0, 1)")
         kind, _ = parse_init(self.init)
         supported = families.get(self.family).inits
         if kind not in supported:
-            raise ConfigError(f"bad model.init {self.init!r} for model {self.variant} (family {self.family}): "
+            raise ConfigError(f"bad model.init {show(self.init)} for model {self.variant} (family {self.family}): "
                               f"{kind} is not one of {self.family}'s inits; use {', '.join(supported)}")
-        _check(isinstance(self.forget_bias, (int, float)) and not isinstance(self.forget_bias, bool)
-               and math.isfinite(self.forget_bias), "model.forget_bias", self.forget_bias, "a finite number")
+        _check(finite(self.forget_bias), "model.forget_bias", self.forget_bias, "a finite number")
         # Only the orthogonal policy sets the forget bias from this setting; the others draw
         # (pytorch, uniform) or set (chrono) every bias, so a changed value would do nothing.
         if self.forget_bias != 1.0 and kind != "orthogonal":
-            raise ConfigError(f"bad model.forget_bias {self.forget_bias!r} with model.init {self.init!r}: "
+            raise ConfigError(f"bad model.forget_bias {self.forget_bias!r} with model.init {show(self.init)}: "
                               f"forget_bias applies to init orthogonal only (the other inits set every bias)")
 
     @property
@@ -112,7 +112,7 @@ def parse_init(init) -> tuple[str, float | None]:
     'chrono' -> ('chrono', CHRONO_TMAX). Raises ConfigError naming model.init otherwise."""
     kind, sep, arg = str(init).partition(":")
     if not isinstance(init, str) or kind not in ("orthogonal", "pytorch", "uniform", "chrono"):
-        raise ConfigError(f"bad model.init {init!r}: expected one of {INITS}")
+        raise ConfigError(f"bad model.init {show(init)}: expected one of {INITS}")
     if kind in ("orthogonal", "pytorch"):
         _check(not sep, "model.init", init, f"{kind} without a value")
         return kind, None
@@ -131,7 +131,37 @@ def parse_init(init) -> tuple[str, float | None]:
 
 def _check(ok: bool, what: str, value, allowed: str) -> None:
     if not ok:
-        raise ConfigError(f"bad {what} {value!r}: expected {allowed}")
+        raise ConfigError(f"bad {what} {show(value)}: expected {allowed}")
+
+
+_SHOW = reprlib.Repr()
+_SHOW.maxlevel, _SHOW.maxlist, _SHOW.maxtuple, _SHOW.maxdict, _SHOW.maxset = 3, 8, 8, 8, 8
+_SHOW.maxstring = _SHOW.maxother = _SHOW.maxlong = 60
+
+
+def show(value, limit: int = 80) -> str:
+    """A user's value as a message quotes it: its repr, cut to `limit` characters. reprlib reads
+    only the first items of each level, so a YAML alias tree (`b: &b [*a, *a, ...]`, billions of
+    items that load as a few shared lists) is shown in microseconds, never in gigabytes."""
+    text = _SHOW.repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def closest(name, known) -> str:
+    """The end of an unknown-name message: "; did you mean 'model'?" for the known name nearest
+    a misspelled one, "" when none is near."""
+    match = difflib.get_close_matches(str(name), [str(k) for k in known], n=1)
+    return f"; did you mean {match[0]!r}?" if match else ""
+
+
+def finite(value) -> bool:
+    """A number (not a bool) other than inf and nan."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def count(value, low: int = 0) -> bool:
+    """An integer (not a bool) >= low."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
 
 
 @dataclass(frozen=True)
@@ -157,33 +187,35 @@ class TrainConfig:
     save_weights: bool = False  # keep the trained weights (logs/<cell>/weights.pt, a state dict read weights-only)
 
     def __post_init__(self):
-        positive = ("max_steps", "batch_size", "lr", "grad_clip", "log_every")
-        for name in positive:
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"bad train.{name} {getattr(self, name)!r}: expected a positive number")
-        for name in ("weight_decay", "val_every", "val_batches", "test_batches"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"bad train.{name} {getattr(self, name)!r}: expected a number >= 0")
+        # Types here too, not only in `build`: a value of the wrong type would fail below as a
+        # comparison naming no setting, or train with inf (a NaN loss hours later).
+        for name in ("max_steps", "batch_size", "log_every"):
+            _check(count(getattr(self, name), 1), f"train.{name}", getattr(self, name), "an integer >= 1")
+        for name in ("val_every", "val_batches", "test_batches", "lr_decay_start", "lr_decay_every"):
+            _check(count(getattr(self, name)), f"train.{name}", getattr(self, name), "an integer >= 0")
+        for name in ("lr", "grad_clip"):
+            _check(finite(getattr(self, name)) and getattr(self, name) > 0, f"train.{name}", getattr(self, name),
+                   "a positive number")
+        _check(finite(self.weight_decay) and self.weight_decay >= 0, "train.weight_decay", self.weight_decay,
+               "a number >= 0")
         if not isinstance(self.compile, bool) and self.compile != "reduce-overhead":
-            raise ConfigError(f"bad train.compile {self.compile!r}: expected true, false or reduce-overhead")
+            raise ConfigError(f"bad train.compile {show(self.compile)}: expected true, false or reduce-overhead")
         allowed = ("32-true", "bf16-mixed", "16-mixed", "64-true")
         if self.precision not in allowed:
-            raise ConfigError(f"bad train.precision {self.precision!r}: expected one of {', '.join(allowed)}")
+            raise ConfigError(f"bad train.precision {show(self.precision)}: expected one of {', '.join(allowed)}")
         if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"bad train.optimizer {self.optimizer!r}: expected one of {', '.join(OPTIMIZERS)}")
-        if not 0 <= self.momentum < 1:
-            raise ConfigError(f"bad train.momentum {self.momentum!r}: expected a number in [0, 1)")
+            raise ConfigError(f"bad train.optimizer {show(self.optimizer)}: expected one of {', '.join(OPTIMIZERS)}")
+        _check(finite(self.momentum) and 0 <= self.momentum < 1, "train.momentum", self.momentum, "a number in [0, 1)")
         if self.momentum and self.optimizer == "adam":
             raise ConfigError(f"bad train.momentum {self.momentum!r} with train.optimizer adam: momentum applies to "
                               f"sgd and rmsprop (Adam's betas are fixed)")
-        if not 0 < self.lr_decay <= 1:
-            raise ConfigError(f"bad train.lr_decay {self.lr_decay!r}: expected a factor in (0, 1], e.g. 0.5 to halve")
-        if self.lr_decay_start < 0 or self.lr_decay_every < 0:
-            raise ConfigError(f"bad train.lr_decay_start/lr_decay_every {self.lr_decay_start!r}/{self.lr_decay_every!r}: "
-                              f"expected steps >= 0")
+        _check(finite(self.lr_decay) and 0 < self.lr_decay <= 1, "train.lr_decay", self.lr_decay,
+               "a factor in (0, 1], e.g. 0.5 to halve")
         if self.lr_decay != 1 and not self.lr_decay_every:
             raise ConfigError(f"train.lr_decay {self.lr_decay!r} needs train.lr_decay_every (steps between decays), "
                               f"e.g. one epoch's steps")
+        if not isinstance(self.save_weights, bool):
+            raise ConfigError(f"bad train.save_weights {show(self.save_weights)}: expected true or false")
         if parse_stop_at(self.stop_at) and not self.val_every:
             raise ConfigError(f"train.stop_at {self.stop_at!r} needs validation during training: set train.val_every "
                               f"(steps between validations), e.g. train.val_every=50")
@@ -210,7 +242,7 @@ def parse_stop_at(stop_at) -> tuple[str, str, float] | None:
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
-        raise ConfigError(f"bad train.stop_at {stop_at!r}: expected METRIC>=VALUE or METRIC<=VALUE with METRIC a "
+        raise ConfigError(f"bad train.stop_at {show(stop_at)}: expected METRIC>=VALUE or METRIC<=VALUE with METRIC a "
                           f"validation metric without 'val/' and VALUE a number (e.g. recall_acc>=0.99, mse<=0.01), "
                           f"or empty for off")
     return match.group(1), match.group(2), value
@@ -223,20 +255,37 @@ def split_names(value: str | None, allowed, what: str) -> list[str]:
         raise ConfigError(f"no {what} given; choose from: {', '.join(allowed)}")
     bad = [n for n in names if n not in allowed]
     if bad:
-        raise ConfigError(f"unknown {what} {bad[0]!r}; choose from: {', '.join(allowed)}")
+        raise ConfigError(f"unknown {what} {show(bad[0])}; choose from: {', '.join(allowed)}{closest(bad[0], allowed)}")
     return list(dict.fromkeys(names))
 
 
 def load_yaml(path: Path) -> dict:
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file {path} not found") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {e.start}: {e.reason}); save it as "
+                          f"UTF-8") from None
+    except OSError as e:  # a folder, no permission: what the OS says, on one line
+        raise ConfigError(f"config file {path} cannot be read: {e.strerror or e}") from None
     except yaml.YAMLError as e:
-        raise ConfigError(f"config file {path} is not valid YAML: {e}") from None
+        raise ConfigError(f"config file {path} is not valid YAML ({yaml_reason(e)})") from None
+    # An empty file (or comments alone) is a truncated or unfinished one more often than a wish
+    # for no settings: say so, rather than run every default.
+    if data is None:
+        raise ConfigError(f"config file {path} is empty: give its settings as KEY: VALUE, or `{{}}` for none")
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping, not {type(data).__name__}")
+        raise ConfigError(f"config file {path} must hold a mapping (KEY: VALUE), not a {type(data).__name__}")
     return data
+
+
+def yaml_reason(error: yaml.YAMLError) -> str:
+    """PyYAML's error on one line: what it found and where ("expected ',' or ']', but got
+    '<stream end>', line 1, column 3"); its own message spans lines and quotes the text."""
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    mark = getattr(error, "problem_mark", None)
+    return f"{problem}, line {mark.line + 1}, column {mark.column + 1}" if mark else problem
 
 
 def profiles() -> list[str]:
@@ -247,7 +296,8 @@ def load_profile(name: str, task_names=None) -> dict:
     """configs/profiles/<name>.yaml (under RNNBENCH_CONFIG_DIR when set), its spelling checked
     (`check_profile`; with `task_names`, every top-level key too)."""
     if name not in profiles():
-        raise ConfigError(f"unknown profile {name!r}; choose from: {', '.join(profiles())}")
+        raise ConfigError(f"unknown profile {show(name)}; choose from: {', '.join(profiles())}"
+                          f"{closest(name, profiles())}")
     path = CONFIG_DIR / "profiles" / f"{name}.yaml"
     return check_profile(load_yaml(path), path, task_names)
 
@@ -265,11 +315,18 @@ def check_profile(data: dict, path, task_names=None) -> dict:
     """`data` (a profile read from `path`) if spelled as today: `model`, `train` and a block per
     task under its name; else ConfigError, one line naming the file and the new spelling."""
     where = shown(path)
+    shared_sections(data, where)
     for key, value in data.items():
         if key in SHARED:
             continue
         if key == "tasks":  # the old spelling: tasks.<task>.{task,model,train}.<key>
+            if not isinstance(value, dict) or not value:
+                raise ConfigError(f"{where}: `tasks` (the old spelling) holds {show(value)}; {_WHY}, e.g. "
+                                  f"`copy: {{delay: 10}}`")
             task = _first(value, "<task>")
+            if task_names is not None and task not in task_names:  # not a task: no new spelling to offer
+                raise ConfigError(f"{where}: unknown task {show(task)} under `tasks` (the old spelling; {_WHY}); "
+                                  f"tasks: {', '.join(task_names)}{closest(task, task_names)}")
             block = value[task] if isinstance(value, dict) and isinstance(value[task], dict) else {}
             section = "task" if "task" in block or not block else _first(block, "task")
             tail = _tail(block.get(section))
@@ -280,8 +337,8 @@ def check_profile(data: dict, path, task_names=None) -> dict:
             raise ConfigError(f"{where}: `task.{tail}` is now spelled per task, `<task>.{tail}` (e.g. `copy.{tail}`; "
                               f"{_WHY})")
         if task_names is not None and key not in task_names:
-            raise ConfigError(f"{where}: unknown key {key!r}; a profile holds model, train and a block per task "
-                              f"under its name ({', '.join(task_names)})")
+            raise ConfigError(f"{where}: unknown key {show(key)}; a profile holds model, train and a block per task "
+                              f"under its name ({', '.join(task_names)}){closest(key, [*SHARED, *task_names])}")
         task_block(value, key, where)
     return data
 
@@ -293,11 +350,11 @@ def task_block(block, task: str, where: str) -> dict:
         return {}
     if not isinstance(block, dict):
         raise ConfigError(f"{where}: `{task}` must hold the task's settings as KEY: VALUE (e.g. `{task}: "
-                          f"{{KEY: VALUE}}`), not {block!r}")
+                          f"{{KEY: VALUE}}`), not {show(block)}")
     if "task" in block:  # the old spelling: <task>.task.<key>
         tail = _tail(block["task"])
         raise ConfigError(f"{where}: `{task}.task{tail}` is now spelled `{task}{tail}` ({_WHY})")
-    out = {s: block[s] for s in SHARED if s in block}
+    out = shared_sections(block, where, f"{task}.")
     settings = {k: v for k, v in block.items() if k not in SHARED}
     if settings:
         out["task"] = settings
@@ -311,15 +368,35 @@ def task_file(task: str) -> dict:
     if not path.exists():
         return {}
     data, where = load_yaml(path), shown(path)
-    out = {s: data[s] for s in SHARED if s in data}
     for key in data:
         if key == "task":  # the old spelling
             tail = _first(data[key], "KEY")
             raise ConfigError(f"{where}: `task.{tail}` is now spelled `{task}.{tail}` ({_WHY})")
         if key not in (*SHARED, task):
-            raise ConfigError(f"{where}: unknown key {key!r}; a task's file holds model, train and {task} "
-                              f"(its settings)")
-    return deep_merge(out, task_block(data.get(task), task, where))
+            raise ConfigError(f"{where}: unknown key {show(key)}; a task's file holds model, train and {task} "
+                              f"(its settings){closest(key, (*SHARED, task))}")
+    return deep_merge(shared_sections(data, where), task_block(data.get(task), task, where))
+
+
+def shared_sections(data: dict, where: str, prefix: str = "") -> dict:
+    """The `model` and `train` sections of a file, of a task's block (`prefix` "copy.") or of
+    `--set`, each checked: a mapping (nothing under the key: no settings) whose every key is a
+    ModelConfig or TrainConfig setting, named with the nearest when not, as the file says it."""
+    out = {}
+    for section, cls in (("model", ModelConfig), ("train", TrainConfig)):
+        values = data.get(section)
+        if values is None:
+            continue
+        if not isinstance(values, dict):
+            raise ConfigError(f"{where}: `{prefix}{section}` must hold settings as KEY: VALUE (e.g. `{section}: "
+                              f"{{{'hidden: 64' if section == 'model' else 'lr: 0.01'}}}`), not {show(values)}")
+        fields = [f.name for f in dataclasses.fields(cls)]
+        for key in values:
+            if key not in fields:
+                raise ConfigError(f"{where}: unknown {prefix}{section} setting {show(key)}; allowed: "
+                                  f"{', '.join(fields)}{closest(key, fields)}")
+        out[section] = values
+    return out
 
 
 def _first(tree, default: str) -> str:
@@ -358,8 +435,14 @@ def parse_set(pairs) -> dict:
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key.partition(".")[2]:
-            raise ConfigError(f"bad --set {pair!r}: expected SECTION.KEY=VALUE, e.g. train.lr=0.01 or copy.delay=50")
-        flat[key] = yaml.safe_load(raw)
+            raise ConfigError(f"bad --set {show(pair)}: expected SECTION.KEY=VALUE, e.g. train.lr=0.01 or "
+                              f"copy.delay=50")
+        try:
+            flat[key] = yaml.safe_load(raw)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"bad --set {show(pair)}: the value is not valid YAML ({yaml_reason(e)}); close "
+                              f"brackets and quote strings, e.g. --set \"{key}=[1, 2]\" or "
+                              f"--set \"{key}='a[1'\"") from None
     return nest(flat)
 
 
@@ -378,9 +461,9 @@ def split_overrides(overrides: dict, task_names: list[str]) -> tuple[dict, dict]
     common, per_task = {}, {}
     for head, values in overrides.items():
         if not isinstance(values, dict):
-            raise ConfigError(f"bad --set {head}={values!r}: expected SECTION.KEY=VALUE, e.g. train.lr=0.01")
-        if head in ("model", "train"):
-            common[head] = values
+            raise ConfigError(f"bad --set {head}={show(values)}: expected SECTION.KEY=VALUE, e.g. train.lr=0.01")
+        if head in SHARED:
+            common.update(shared_sections({head: values}, "--set"))
         elif head in task_names:
             per_task[head] = task_block(values, head, "--set")
         elif head == "task":  # the old spelling
@@ -388,39 +471,46 @@ def split_overrides(overrides: dict, task_names: list[str]) -> tuple[dict, dict]
             raise ConfigError(f"--set: `task.{tail}` is now spelled `<task>.{tail}` (e.g. `copy.{tail}`; the task one "
                               f"of {', '.join(task_names)})")
         else:
-            raise ConfigError(f"bad --set section {head!r}: expected model, train or a task ({', '.join(task_names)})")
+            raise ConfigError(f"bad --set section {show(head)}: expected model, train or a task "
+                              f"({', '.join(task_names)}){closest(head, [*SHARED, *task_names])}")
     return common, per_task
 
 
 def _nest(tree: dict, keys: list[str], value) -> None:
-    for k in keys[:-1]:
+    for i, k in enumerate(keys[:-1]):
         tree = tree.setdefault(k, {})
+        if not isinstance(tree, dict):  # `--set train.lr=1 --set train.lr.x=2`
+            raise ConfigError(f"bad --set {'.'.join(keys)}: {'.'.join(keys[:i + 1])} is set to a value too; "
+                              f"set one or the other")
     tree[keys[-1]] = value
 
 
 def resolve(task: str, profile: dict, common: dict, per_task: dict) -> dict:
     """The merged raw config for one task: sections model, train and task (its settings, however a file
     or `--set` names them: the task block `copy: {delay: 10}` becomes `{"task": {"delay": 10}}`)."""
-    raw = load_yaml(CONFIG_DIR / "defaults.yaml")
-    raw = deep_merge(raw, task_file(task))
-    top = {k: v for k, v in profile.items() if k in SHARED}
-    raw = deep_merge(raw, top)
+    path = CONFIG_DIR / "defaults.yaml"
+    defaults = load_yaml(path)
+    for key in defaults:
+        if key not in SHARED:
+            raise ConfigError(f"{shown(path)}: unknown key {show(key)}; it holds model and train (task settings: "
+                              f"configs/tasks/<task>.yaml){closest(key, SHARED)}")
+    raw = deep_merge(shared_sections(defaults, shown(path)), task_file(task))
+    raw = deep_merge(raw, shared_sections(profile, "profile"))
     raw = deep_merge(raw, task_block(profile.get(task), task, "profile"))
     raw = deep_merge(raw, common)
-    raw = deep_merge(raw, per_task.get(task, {}))
-    unknown = set(raw) - set(SECTIONS)
-    if unknown:
-        raise ConfigError(f"unknown config section(s) {sorted(unknown)} for task {task}; allowed: {', '.join(SECTIONS)}")
-    return raw
+    return deep_merge(raw, per_task.get(task, {}))
 
 
 def build(cls, values: dict | None, where: str):
     """Instantiate a config dataclass from a mapping, naming any unknown key or wrong type."""
+    if not isinstance(values, (dict, type(None))):
+        raise ConfigError(f"bad {where} {show(values)}: expected its settings as KEY: VALUE")
     values = dict(values or {})
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - set(fields))
+    unknown = [k for k in values if k not in fields]
     if unknown:
-        raise ConfigError(f"unknown {where} setting(s) {unknown}; allowed: {', '.join(fields)}")
+        raise ConfigError(f"unknown {where} setting {show(unknown[0])}; allowed: {', '.join(fields)}"
+                          f"{closest(unknown[0], fields)}")
     for name, value in values.items():
         also = fields[name].metadata.get("also", ())  # named values beside the default's type
         if value not in also:
@@ -431,10 +521,17 @@ def build(cls, values: dict | None, where: str):
         raise ConfigError(f"bad {where} settings: {e}") from None
 
 
+SCALARS = (str, int, float)  # what a list setting holds (bool is an int)
+
+
 def _coerce(value, default, where, also=()):
-    if default is None or default is dataclasses.MISSING or value is None:
+    if default is None or default is dataclasses.MISSING:
         return value
     kind = type(default)
+    expected = f"{kind.__name__}{''.join(f' or {a}' for a in also)}"
+    if value is None:  # YAML's null: `--set train.lr=` or `lr:` with nothing after it
+        raise ConfigError(f"bad {where}: no value given (`--set {where}=` or `{where.rpartition('.')[2]}:` with "
+                          f"nothing after it); expected {expected}, e.g. the default {show(default)}")
     if kind is bool:
         ok = isinstance(value, bool)
     elif kind is int:
@@ -447,11 +544,16 @@ def _coerce(value, default, where, also=()):
                 pass
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         value = float(value) if ok else value
+        if ok and not math.isfinite(value):  # inf, nan (`.inf`, `1e400`): no setting trains with one
+            raise ConfigError(f"bad {where} {value!r}: expected a finite number")
     elif kind in (tuple, list):
-        ok = isinstance(value, (list, tuple))
+        # Flat lists of finite values: every list setting is one (file names, fractions, columns).
+        ok = isinstance(value, (list, tuple)) and all(
+            isinstance(v, SCALARS) and not (isinstance(v, float) and not math.isfinite(v)) for v in value)
         value = kind(value) if ok else value
+        expected = f"a list of strings or finite numbers ({kind.__name__})"
     else:
         ok = isinstance(value, kind)
     if not ok:
-        raise ConfigError(f"bad {where} {value!r}: expected {kind.__name__}{''.join(f' or {a}' for a in also)}")
+        raise ConfigError(f"bad {where} {show(value)}: expected {expected}")
     return value

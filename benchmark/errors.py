@@ -6,8 +6,12 @@ Each message names the thing that is wrong and the fix. How each is handled:
 - DataUnavailable: the data cannot be had here (offline, no local copy); the cell is
   recorded as `skipped`, not failed, and runs again on the next `run`.
 - NonFiniteLoss: training diverged; the cell is recorded as failed and the matrix goes on.
-- MatrixInterrupted: Ctrl-C (SIGINT) stopped a matrix; the cells it finished are in the store,
-  the one in progress is not recorded; the command says how many were kept and exits 130.
+- Terminated: SIGTERM or SIGHUP (a scheduler, a container, a closed terminal), raised where the
+  program is as Ctrl-C's KeyboardInterrupt is, so every path that stops cleanly for one stops
+  for the other (cli.main installs the handlers).
+- MatrixInterrupted: a signal stopped a matrix; the cells it finished are in the store, the one
+  in progress is not recorded (it runs again on resume); the command says how many were kept
+  and exits 128 + the signal's number (130 for SIGINT, 143 for SIGTERM), never 0.
 """
 
 
@@ -27,10 +31,28 @@ class NonFiniteLoss(FloatingPointError):
     """Training diverged; the cell is recorded as failed and the matrix goes on."""
 
 
+SIGINT = 2  # signal.SIGINT; the number, so this bottom layer imports nothing
+
+
+class Terminated(KeyboardInterrupt):
+    """A terminating signal other than SIGINT (its number in `signum`). A KeyboardInterrupt, so that
+    Lightning's entry points, the launchers and the matrix treat it as they treat Ctrl-C."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"signal {signum}")
+        self.signum = signum
+
+
+def signal_number(interrupt: BaseException) -> int:
+    """The signal behind a KeyboardInterrupt: its own for Terminated and MatrixInterrupted, else SIGINT."""
+    return getattr(interrupt, "signum", SIGINT)
+
+
 class MatrixInterrupted(KeyboardInterrupt):
-    """Ctrl-C stopped a matrix: `kept` of its cells have records in `folder`, the rest run on resume.
+    """A signal stopped a matrix: `kept` of its cells have records in `folder`, the rest run on resume.
     A KeyboardInterrupt still, so that code which lets Ctrl-C through lets this through too."""
 
-    def __init__(self, folder, kept: int):
-        super().__init__(f"interrupted: {kept} cells kept in {folder}; run the same command to resume")
-        self.folder, self.kept = folder, kept
+    def __init__(self, folder, kept: int, signum: int = SIGINT):
+        super().__init__(f"interrupted: {kept} cell{'' if kept == 1 else 's'} kept in {folder}; run the same command "
+                         f"to resume")
+        self.folder, self.kept, self.signum = folder, kept, signum

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MeanSquaredError, MetricCollection
 
+from benchmark.config import show
 from benchmark.errors import ConfigError
 from tasks.base import TaskModule
 from tasks.data.synthetic import adding_data
@@ -34,7 +35,7 @@ class AddingSettings:
         if self.length < 2:
             raise ConfigError(f"bad adding.length {self.length}: expected an integer >= 2")
         if self.placement not in ("halves", "anywhere"):
-            raise ConfigError(f"bad adding.placement {self.placement!r}: expected halves or anywhere")
+            raise ConfigError(f"bad adding.placement {show(self.placement)}: expected halves or anywhere")
         if self.train_size < 0:
             raise ConfigError(f"bad adding.train_size {self.train_size}: expected 0 (fresh data) or a set size >= 1")
 

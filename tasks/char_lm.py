@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from benchmark.config import show
 from benchmark.errors import ConfigError
 from tasks.base import bits
 from tasks.data.char_text import char_lm_data
@@ -31,12 +32,12 @@ class CharLMSettings(LanguageModelSettings):
     def __post_init__(self):
         super().__post_init__()
         if self.source not in ("local", "hub"):
-            raise ConfigError(f"bad char_lm.source {self.source!r}: expected local or hub")
+            raise ConfigError(f"bad char_lm.source {show(self.source)}: expected local or hub")
         if self.files and (len(self.files) != 3 or not all(isinstance(f, str) and f for f in self.files)):
-            raise ConfigError(f"bad char_lm.files {list(self.files)!r}: expected three file names (train, valid, test) "
-                              f"or none (then char_lm.file is split by char_lm.train_fraction)")
+            raise ConfigError(f"bad char_lm.files {show(list(self.files))}: expected three file names (train, valid, "
+                              f"test) or none (then char_lm.file is split by char_lm.train_fraction)")
         if not 0 < self.train_fraction < 1:
-            raise ConfigError(f"bad char_lm.train_fraction {self.train_fraction!r}: expected a number in (0, 1)")
+            raise ConfigError(f"bad char_lm.train_fraction {show(self.train_fraction)}: expected a number in (0, 1)")
 
 
 class CharLMTask(LanguageModelTask):

@@ -24,6 +24,7 @@ from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
+from benchmark.config import show
 from benchmark.errors import ConfigError
 from tasks.base import TaskModule
 from tasks.data.synthetic import CATEGORIES, RECALL, VOCAB, copy_data
@@ -38,7 +39,7 @@ class CopySettings:
 
     def __post_init__(self):
         if self.encoding not in ("onehot", "scalar"):
-            raise ConfigError(f"bad copy.encoding {self.encoding!r}: expected onehot or scalar")
+            raise ConfigError(f"bad copy.encoding {show(self.encoding)}: expected onehot or scalar")
         if self.train_size < 0:
             raise ConfigError(f"bad copy.train_size {self.train_size}: expected 0 (fresh data) or a set size >= 1")
         if self.delay < 1:

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection
 
+from benchmark.config import show
 from benchmark.errors import ConfigError
 from benchmark.metrics import OriginalScale
 from tasks.base import TaskModule
@@ -61,17 +62,22 @@ class ForecastSettings:
 
     def __post_init__(self):
         if self.source not in ("local", "hub"):
-            raise ConfigError(f"bad forecast.source {self.source!r}: expected local or hub")
+            raise ConfigError(f"bad forecast.source {show(self.source)}: expected local or hub")
         if self.source == "hub" and not self.hub_repo:
             raise ConfigError("forecast.source hub needs forecast.hub_repo (a data set id, e.g. owner/sales)")
         if self.features not in FEATURE_MODES:
-            raise ConfigError(f"bad forecast.features {self.features!r}: expected one of {', '.join(FEATURE_MODES)}")
+            raise ConfigError(f"bad forecast.features {show(self.features)}: expected one of "
+                              f"{', '.join(FEATURE_MODES)}")
         for name, allowed in (("fill", FILLS), ("normalise", NORMALISE)):
             if getattr(self, name) not in allowed:
-                raise ConfigError(f"bad forecast.{name} {getattr(self, name)!r}: expected one of {', '.join(allowed)}")
+                raise ConfigError(f"bad forecast.{name} {show(getattr(self, name))}: expected one of "
+                                  f"{', '.join(allowed)}")
+        if not all(isinstance(c, str) and c for c in self.feature_columns):
+            raise ConfigError(f"bad forecast.feature_columns {show(list(self.feature_columns))}: expected column "
+                              f"names, or [] for every column but forecast.time_column")
         for name in ("lookback", "horizon", "season"):
             if getattr(self, name) < 1:
-                raise ConfigError(f"bad forecast.{name} {getattr(self, name)!r}: expected an integer >= 1")
+                raise ConfigError(f"bad forecast.{name} {show(getattr(self, name))}: expected an integer >= 1")
         if self.season > self.lookback:
             raise ConfigError(f"bad forecast.season {self.season}: must be <= forecast.lookback ({self.lookback})")
         self._check_rows()
@@ -87,8 +93,8 @@ class ForecastSettings:
         split = self.split
         if (len(split) != 3 or not all(isinstance(f, (int, float)) and not isinstance(f, bool) and f > 0 for f in split)
                 or sum(split) > 1 + 1e-9):
-            raise ConfigError(f"bad forecast.split {list(split)!r}: expected three fractions > 0 (train, val, test) "
-                              f"summing to at most 1, e.g. [0.7, 0.1, 0.2]")
+            raise ConfigError(f"bad forecast.split {show(list(split))}: expected three fractions > 0 (train, val, "
+                              f"test) summing to at most 1, e.g. [0.7, 0.1, 0.2]")
 
 
 def window_stats(x: torch.Tensor, eps: float = WINDOW_EPS) -> tuple[torch.Tensor, torch.Tensor]:

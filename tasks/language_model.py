@@ -18,7 +18,7 @@ from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
-from benchmark.config import parse_init
+from benchmark.config import parse_init, show
 from benchmark.errors import ConfigError
 from benchmark.models import detach_state
 from tasks.base import TaskModule
@@ -36,10 +36,10 @@ class LanguageModelSettings:
     def __post_init__(self):
         for name in ("bptt", "eval_batch_size"):
             if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
-                raise ConfigError(f"bad {self.TASK}.{name} {getattr(self, name)!r}: expected an integer >= 1")
+                raise ConfigError(f"bad {self.TASK}.{name} {show(getattr(self, name))}: expected an integer >= 1")
         for name in ("embedding", "max_train_tokens"):
             if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 0):
-                raise ConfigError(f"bad {self.TASK}.{name} {getattr(self, name)!r}: expected an integer >= 0")
+                raise ConfigError(f"bad {self.TASK}.{name} {show(getattr(self, name))}: expected an integer >= 0")
 
 
 class LanguageModelTask(TaskModule):

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MetricCollection
 
+from benchmark.config import show
 from benchmark.errors import ConfigError
 from benchmark.metrics import IGNORE, SpanF1
 from tasks.base import TaskModule
@@ -52,16 +53,19 @@ class NerSettings:
 
     def __post_init__(self):
         if self.source not in ("local", "hub"):
-            raise ConfigError(f"bad ner.source {self.source!r}: expected local or hub")
+            raise ConfigError(f"bad ner.source {show(self.source)}: expected local or hub")
         if self.scheme not in ("auto", "iob1", "iob2"):
-            raise ConfigError(f"bad ner.scheme {self.scheme!r}: expected auto, iob1 or iob2")
+            raise ConfigError(f"bad ner.scheme {show(self.scheme)}: expected auto, iob1 or iob2")
         for name in ("min_freq", "embedding_dim"):
             if getattr(self, name) < 1:
-                raise ConfigError(f"bad ner.{name} {getattr(self, name)!r}: expected an integer >= 1")
+                raise ConfigError(f"bad ner.{name} {show(getattr(self, name))}: expected an integer >= 1")
         if self.max_train_examples < 0:
             raise ConfigError(f"bad ner.max_train_examples {self.max_train_examples}: expected >= 0")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"bad ner.dropout {self.dropout}: expected a number in [0, 1)")
+        if not all(isinstance(t, str) and t for t in self.tag_names):
+            raise ConfigError(f"bad ner.tag_names {show(list(self.tag_names))}: expected tag names in id order, "
+                              f"e.g. [O, B-PER, I-PER], or [] when the tags are names or a ClassLabel")
 
 
 class NerTask(TaskModule):

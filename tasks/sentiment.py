@@ -24,6 +24,7 @@ from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
+from benchmark.config import show
 from benchmark.errors import ConfigError
 from tasks.base import TaskModule
 from tasks.data.labeled_text import sentiment_data
@@ -55,16 +56,19 @@ class SentimentSettings:
 
     def __post_init__(self):
         if self.source not in ("local", "hub"):
-            raise ConfigError(f"bad sentiment.source {self.source!r}: expected local or hub")
+            raise ConfigError(f"bad sentiment.source {show(self.source)}: expected local or hub")
         if not self.text_columns or not all(isinstance(c, str) for c in self.text_columns):
-            raise ConfigError(f"bad sentiment.text_columns {self.text_columns!r}: expected a list of column names")
+            raise ConfigError(f"bad sentiment.text_columns {show(self.text_columns)}: expected a list of column names")
         for name in ("min_freq", "embedding_dim"):
             if getattr(self, name) < 1:
-                raise ConfigError(f"bad sentiment.{name} {getattr(self, name)!r}: expected an integer >= 1")
+                raise ConfigError(f"bad sentiment.{name} {show(getattr(self, name))}: expected an integer >= 1")
         if self.max_train_examples < 0:
             raise ConfigError(f"bad sentiment.max_train_examples {self.max_train_examples}: expected >= 0")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"bad sentiment.dropout {self.dropout}: expected a number in [0, 1)")
+        if not all(isinstance(c, str) and c for c in self.classes):
+            raise ConfigError(f"bad sentiment.classes {show(list(self.classes))}: expected class subfolder names, "
+                              f"e.g. [neg, pos], or [] for all")
         # Kept as sorted (label, file) pairs: a frozen settings object stays hashable, and the
         # order of a YAML mapping cannot change the cache key.
         object.__setattr__(self, "class_files", class_file_pairs(self.class_files))
@@ -81,9 +85,15 @@ class SentimentSettings:
 def class_file_pairs(value) -> tuple:
     if not value:
         return ()
-    pairs = list(value.items()) if isinstance(value, dict) else [tuple(p) for p in value]
+    # A mapping from YAML, or the sorted pairs a built Settings holds (a record's, read back).
+    if isinstance(value, dict):
+        pairs = list(value.items())
+    elif isinstance(value, (list, tuple)):
+        pairs = [tuple(p) if isinstance(p, (list, tuple)) else (p,) for p in value]
+    else:  # 5, "pos.txt": no pairs at all
+        pairs = []
     if len(pairs) < 2 or not all(len(p) == 2 and isinstance(p[1], str) and p[1] for p in pairs):
-        raise ConfigError(f"bad sentiment.class_files {value!r}: expected a mapping of two or more labels to "
+        raise ConfigError(f"bad sentiment.class_files {show(value)}: expected a mapping of two or more labels to "
                           f"files, e.g. {{positive: pos.txt, negative: neg.txt}}")
     return tuple(sorted(((label, file) for label, file in pairs), key=lambda p: str(p[0])))
 
@@ -91,7 +101,7 @@ def class_file_pairs(value) -> tuple:
 def check_split(split) -> None:
     numbers = all(isinstance(f, (int, float)) and not isinstance(f, bool) and f > 0 for f in split)
     if split and (len(split) not in (2, 3) or not numbers or abs(sum(split) - 1) > 1e-6):
-        raise ConfigError(f"bad sentiment.split {list(split)!r}: expected [train, val] or [train, val, test] "
+        raise ConfigError(f"bad sentiment.split {show(list(split))}: expected [train, val] or [train, val, test] "
                           f"fractions > 0 that sum to 1, e.g. [0.8, 0.1, 0.1]; [] reads val_file and test_file")
 
 
@@ -104,6 +114,14 @@ class SentimentTask(TaskModule):
     @classmethod
     def datamodule(cls, settings, train, seed, data_dir):
         return sentiment_data(settings, train, seed, data_dir)
+
+    @classmethod
+    def data_files(cls, settings):
+        # Only the files read count: class_files replace train_file, and `split` cuts val/test from train.
+        found = super().data_files(settings)
+        cut = {0: (), 2: ("val",), 3: ("val", "test")}[len(settings.split)]
+        unread = {f"{s}_file" for s in cut} | ({"train_file"} if settings.class_files else set())
+        return {k: v for k, v in found.items() if k not in unread}
 
     def build(self, data):
         s = self.settings

@@ -20,6 +20,7 @@ from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
+from benchmark.config import show
 from benchmark.errors import ConfigError
 from tasks.base import TaskModule
 from tasks.data.mnist import mnist_data
@@ -37,10 +38,10 @@ class SmnistSettings:
 
     def __post_init__(self):
         if self.source not in ("local", "hub"):
-            raise ConfigError(f"bad smnist.source {self.source!r}: expected local or hub")
+            raise ConfigError(f"bad smnist.source {show(self.source)}: expected local or hub")
         for name in ("folder", "hub_repo"):
             if not getattr(self, name).strip():
-                raise ConfigError(f"bad smnist.{name} {getattr(self, name)!r}: expected a non-empty name")
+                raise ConfigError(f"bad smnist.{name} {show(getattr(self, name))}: expected a non-empty name")
         if self.val_examples < 1:
             raise ConfigError(f"bad smnist.val_examples {self.val_examples}: expected an integer >= 1")
         for name in ("max_train_examples", "permutation_seed"):

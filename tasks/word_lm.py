@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from benchmark.config import show
 from benchmark.errors import ConfigError
 from tasks.data.word_text import word_lm_data
 from tasks.language_model import LanguageModelSettings, LanguageModelTask
@@ -29,9 +30,10 @@ class WordLMSettings(LanguageModelSettings):
     def __post_init__(self):
         super().__post_init__()
         if self.source not in SOURCES:
-            raise ConfigError(f"bad word_lm.source {self.source!r}: expected one of {', '.join(SOURCES)}")
+            raise ConfigError(f"bad word_lm.source {show(self.source)}: expected one of {', '.join(SOURCES)}")
         if len(self.files) != 3 or not all(isinstance(f, str) and f for f in self.files):
-            raise ConfigError(f"bad word_lm.files {list(self.files)!r}: expected three file names (train, valid, test)")
+            raise ConfigError(f"bad word_lm.files {show(list(self.files))}: expected three file names (train, valid, "
+                              f"test)")
 
 
 class WordLMTask(LanguageModelTask):

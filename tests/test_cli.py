@@ -200,5 +200,5 @@ def test_ctrl_c_says_how_many_cells_were_kept_and_exits_130(tmp_path, monkeypatc
     status = main(["run", "--tasks", "copy", "--models", "rnn,lstm,gru", "--out", str(out), "--wandb", "disabled"])
     err = capsys.readouterr().err
     assert status == 130
-    assert err.strip().splitlines()[-1] == f"interrupted: 1 cells kept in {out}; run the same command to resume"
+    assert err.strip().splitlines()[-1] == f"interrupted: 1 cell kept in {out}; run the same command to resume"
     assert [r["model"] for r in ResultsStore(out).records()] == ["rnn"]

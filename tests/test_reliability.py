@@ -10,6 +10,7 @@ from benchmark.launchers import run_matrix
 from benchmark.engine.lock import RunLock
 from benchmark.config import parse_set
 from benchmark.engine.cells import build_cells
+from benchmark.engine.records import base_record
 from benchmark.engine.runner import run_cell
 from benchmark.engine.store import ResultsStore
 from conftest import cli, kill_after_records
@@ -24,8 +25,9 @@ def test_second_runner_on_a_folder_is_refused_but_workers_may_append(tmp_path):
         run = cli("run", "--tasks", "adding", "--models", "rnn", "--out", tmp_path, *_sets(FAST), timeout=120)
         assert run.returncode == 2
         assert run.stderr.strip().count("\n") == 0 and "in use by another run" in run.stderr
-        ResultsStore(tmp_path).append({"key": "k", "status": "ok"})  # a worker's append needs no run lock
-    assert ResultsStore(tmp_path).latest()["k"]["status"] == "ok"
+        (cell,) = build_cells(["adding"], ["rnn"], ["cudnn"], 1, "smoke", parse_set(FAST))
+        ResultsStore(tmp_path).append({**base_record(cell), "status": "ok"})  # a worker's append needs no run lock
+    assert ResultsStore(tmp_path).latest()[cell.key]["status"] == "ok"
     with RunLock(tmp_path):  # released on exit: the next run gets it
         pass
 
@@ -57,7 +59,8 @@ def test_torn_record_is_reported_and_its_cell_runs_again(tmp_path):
     assert [r["model"] for r in json.loads(table.stdout)] == ["rnn"]
     assert run_matrix(cells, tmp_path, stream=QUIET).ran == 1  # only the torn cell
     raw = path.read_text().splitlines()
-    assert len(raw) == 3 and json.loads(raw[2])["model"] == "lstm"  # appended on its own line, not merged
+    assert len(raw) == 2 and json.loads(raw[1])["model"] == "lstm"  # the torn tail cut, ours a line of its own
+    assert (tmp_path / "results.jsonl.torn").read_text() == lines[1][: len(lines[1]) // 2] + "\n"  # kept aside
     assert {r["model"] for r in ResultsStore(tmp_path).current() if r["status"] == "ok"} == {"rnn", "lstm"}
 
 

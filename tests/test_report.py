@@ -120,8 +120,8 @@ def test_report_is_self_contained_and_embeds_every_plot_and_table(run_dir):
 
 def test_use_cases_read_a_matrix_run_not_the_measurements_own_cells(tmp_path):
     def record(model, acc):
-        return {"key": f"copy/{model}", "status": "ok", "task": "copy", "model": model,
-                "metrics": {"test/recall_acc": acc}}
+        (cell,) = build_cells(["copy"], [model], ["cudnn"], [0], "smoke", {})
+        return {**base_record(cell), "status": "ok", "metrics": {"test/recall_acc": acc}}
     ResultsStore(tmp_path / "matrix").append(record("lstm", 0.9))
     ResultsStore(tmp_path / "gradient_flow" / "cells").append(record("rnn", 0.1))
     ResultsStore(tmp_path / "memory_span" / "cells").append(record("gru", 0.2))

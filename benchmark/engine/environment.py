@@ -4,12 +4,15 @@ functions that ask it, so reports that only read results (`package_versions`, `c
 load none."""
 from __future__ import annotations
 
+import os
 import platform
 import socket
 import subprocess
 from pathlib import Path
 from datetime import datetime, timezone
 from importlib import metadata
+
+from benchmark.errors import ConfigError
 
 
 DEFAULT_THREADS = 1  # torch intra-op threads per training process; chosen by measurement (README, "Threads")
@@ -26,6 +29,10 @@ def use_threads(requested: int | None) -> int:
     import torch
 
     threads = threads_for(requested)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if threads and threads > cores:  # each would wait on the others (README, 'Threads'); torch itself accepts it
+        raise ConfigError(f"bad --threads {threads}: this machine has {cores} cores, and more threads than cores "
+                          f"thrash; use at most {cores}, or 0 for torch's default")
     if threads:
         torch.set_num_threads(threads)
     return torch.get_num_threads()

@@ -3,7 +3,8 @@
 The runner writes records, the store keeps them, launchers carry them back from workers,
 and tables, reports and W&B read them. A record stays a plain JSON-ready dict (so an
 existing `results.jsonl` resumes unchanged); `CellRecord` names every field and its
-meaning, and the constructors below are the only places a record is started.
+meaning, and the constructors below are the only places a record is started. `not_a_record`
+is what a line must hold to be read as one (REQUIRED); the store ignores, and reports, any other.
 
 A record carries what the reports need: its group, its settings with every default filled in
 (`config`) and its task's defaults (`settings_defaults`), so `table`, `report` and
@@ -80,6 +81,29 @@ class CellRecord(TypedDict, total=False):
     finished_at: str
     wall_s: float            # the whole cell: data, training, validation, test
     worker: dict             # launcher, pid, began, ended
+
+
+# What a line must hold to be a record (every record has them since before record_version 2):
+# the fields of base_record that resume, tables and reports index, with their types. A line
+# without them is no record: the store reports it once, ignores it, and its cell runs again.
+REQUIRED = {"key": str, "cell": str, "group": str, "task": str, "model": str, "backend": str, "seed": int,
+            "profile": str, "config": dict, "status": str}
+STORED = (OK, FAILED, SKIPPED, NA)  # the statuses a stored record has (a lost cell is never stored)
+
+
+def not_a_record(record) -> str | None:
+    """Why a parsed line is not a record (`"lacks group, config"`), or None when it is one."""
+    if not isinstance(record, dict):
+        kind = {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(record), "number")
+        return f"is a JSON {kind}, not an object"
+    missing = [k for k, kind in REQUIRED.items() if not isinstance(record.get(k), kind)
+               or (kind is int and isinstance(record.get(k), bool))]
+    if missing:
+        return "lacks " + ", ".join(missing) if all(k not in record for k in missing) else \
+            "lacks or mistypes " + ", ".join(missing)
+    if record["status"] not in STORED:
+        return f"has status {record['status']!r}, not one of {', '.join(STORED)}"
+    return None  # the rest is optional: readers take a missing field (metrics, params, error) as none
 
 
 def base_record(cell: Cell) -> CellRecord:

@@ -32,7 +32,7 @@ from benchmark.engine.environment import device_name, host, versions
 from benchmark.engine.host_memory import retain_freed_memory
 from benchmark.engine.records import FAILED, OK, SKIPPED, CellRecord, base_record
 from benchmark.engine.throughput import CONTENDED, PEAK_MEM_KIND, ThroughputMeter, published
-from benchmark.errors import ConfigError, DataUnavailable, NonFiniteLoss
+from benchmark.errors import ConfigError, DataUnavailable, NonFiniteLoss, Terminated
 from tasks import get_task
 
 
@@ -85,13 +85,16 @@ def build_module(cell: Cell, data_dir=None):
 def _describe(error: Exception) -> str:
     text = f"{type(error).__name__}: {error}"
     if is_out_of_memory(error):
-        text += " -- the cell did not fit in device memory: lower train.batch_size or model.hidden (--set)"
+        where = "host" if isinstance(error, MemoryError) or "cpu" in str(error).lower() else "device"
+        text += f" -- the cell did not fit in {where} memory: lower train.batch_size or model.hidden (--set)"
     return text
 
 
 def is_out_of_memory(error: BaseException) -> bool:
-    return isinstance(error, torch.cuda.OutOfMemoryError) or (
-        isinstance(error, RuntimeError) and "out of memory" in str(error).lower())
+    # The CPU allocator raises RuntimeError "DefaultCPUAllocator: can't allocate memory" (or MemoryError).
+    text = str(error).lower()
+    return isinstance(error, (torch.cuda.OutOfMemoryError, MemoryError)) or (
+        isinstance(error, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text))
 
 
 def _train(cell: Cell, out_dir, data_dir, loggers, callbacks, devices, record: CellRecord):
@@ -185,13 +188,20 @@ def interruptible(trainer_fn, *args, **kwargs):
     interrupt would end the whole program with status 1 and no word, and later Ctrl-Cs would be
     ignored. Here that exit becomes the KeyboardInterrupt again (the one it was raised while
     handling), so the matrix can stop as interrupted, and SIGINT gets its handler back.
+
+    SIGTERM: Lightning's signal connector runs its own handler and then ours (cli.main's, which
+    raises errors.Terminated, a KeyboardInterrupt: the path above). Without ours, Lightning would
+    raise its SIGTERMException, a SystemExit with no code, and the program would end with status
+    0 and the cell silently dropped; that too becomes Terminated here.
     """
     handler = signal.getsignal(signal.SIGINT)
     try:
         return trainer_fn(*args, **kwargs)
     except SystemExit as e:
-        if isinstance(e.__context__, KeyboardInterrupt):
+        if isinstance(e.__context__, KeyboardInterrupt):  # Ctrl-C, or SIGTERM (errors.Terminated, from cli.main)
             raise e.__context__ from None
+        if type(e).__name__ == "SIGTERMException":  # Lightning's own SIGTERM exit (status 0!) when our
+            raise Terminated(signal.SIGTERM) from None  # handler was not installed (an embedding caller)
         raise
     finally:
         if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) != handler:

@@ -4,7 +4,8 @@ Launchers (`local`, `ray`, `slurm`) only decide where a cell trains; every recor
 here and is appended by this one process, under the store's per-append lock. So resume is the
 same whichever launcher ran the first half: a cell is done when the store says so.
 
-Ctrl-C stops the matrix as `MatrixInterrupted`: the cell in training is not recorded (it runs
+Ctrl-C (or SIGTERM, SIGHUP: benchmark.errors.Terminated) stops the matrix as
+`MatrixInterrupted`: the cell in training is not recorded (it runs
 again on resume), the cells finished before it stay in the store.
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ from benchmark.engine.lock import RunLock
 from benchmark.engine.progress import Progress
 from benchmark.engine.records import FAILED, LOST, SKIPPED, na_record
 from benchmark.engine.store import ResultsStore
-from benchmark.errors import ConfigError, MatrixInterrupted
+from benchmark.errors import ConfigError, MatrixInterrupted, signal_number
 from benchmark.launchers import local, mps, packing, ray, slurm, tracking
 from benchmark.launchers.worker import Job
 
@@ -81,9 +82,9 @@ def run_matrix(cells: list[Cell], out_dir, data_dir=None, retry_failed=False, st
                     elif record["status"] == SKIPPED:
                         summary.skipped_cells.append(record)
             summary.tracking = tracked  # the W&B summary run is the reports' (benchmark.reports.wandb_summary)
-    except KeyboardInterrupt:  # Ctrl-C, wherever it landed: every record appended so far is whole
+    except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM, wherever it landed: every record appended so far is whole
         kept = ResultsStore(out).latest()
-        raise MatrixInterrupted(out, sum(c.key in kept for c in cells)) from None
+        raise MatrixInterrupted(out, sum(c.key in kept for c in cells), signal_number(e)) from None
     return summary
 
 

@@ -175,17 +175,17 @@ def finish_cell_run(logger, record: dict) -> None:
         warn_once(f"could not finish the W&B run of {record['cell']}: {type(e).__name__}: {e}")
 
 
-INTERRUPTED_EXIT_CODE = 130  # a shell's status for a command ended by SIGINT
+INTERRUPTED_EXIT_CODE = 130  # a shell's status for a command ended by SIGINT (128 + 2); SIGTERM's is 143
 
 
-def interrupt_cell_run(logger, cell) -> None:
-    """Ctrl-C stopped the cell: end its run as interrupted (summary status `interrupted`, exit code
-    130), so the dashboard, and `wandb sync` of an offline run, show it ended and why. Its
-    record is never stored; the cell runs again on resume, as a new W&B run."""
+def interrupt_cell_run(logger, cell, exit_code: int = INTERRUPTED_EXIT_CODE) -> None:
+    """A signal stopped the cell: end its run as interrupted (summary status `interrupted`, exit code
+    128 + the signal: 130 for Ctrl-C), so the dashboard, and `wandb sync` of an offline run, show it
+    ended and why. Its record is never stored; the cell runs again on resume, as a new W&B run."""
     try:
         run = logger.experiment
         run.summary.update({"status": "interrupted"})
-        run.finish(exit_code=INTERRUPTED_EXIT_CODE)
+        run.finish(exit_code=exit_code)
     except Exception as e:  # noqa: BLE001 - stopping must not fail on the dashboard's account
         warn_once(f"could not finish the W&B run of {cell.name}: {type(e).__name__}: {e}")
 

@@ -15,6 +15,7 @@ import torch
 from benchmark.engine.cells import Cell
 from benchmark.engine.records import CellRecord
 from benchmark.engine.runner import run_cell
+from benchmark.errors import signal_number
 from benchmark.launchers import tracking
 from benchmark.launchers.tracking import Tracking
 
@@ -55,10 +56,10 @@ def execute(job: Job, callbacks=()) -> CellRecord:
             callbacks.append(tracking.StepThroughput(job.cell.train.log_every))
         began = time.time()
         record = run_cell(job.cell, job.out_dir, job.data_dir, loggers, callbacks, job.devices)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         _in_cell = False
         if loggers:  # the cell's W&B run ends marked interrupted, not left open (and later "crashed")
-            tracking.interrupt_cell_run(loggers[0], job.cell)
+            tracking.interrupt_cell_run(loggers[0], job.cell, 128 + signal_number(e))
         raise
     finally:
         _in_cell = False

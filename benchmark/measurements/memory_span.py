@@ -301,7 +301,7 @@ def row_of(p: Planned, record: dict | None, store_dir, settings) -> dict:
     spec = settings["solved"][p.task]
     metric = parse_stop_at(spec)[0]
     ok = bool(record) and record.get("status") == "ok"
-    value = record["metrics"].get(f"test/{metric}") if ok else None
+    value = (record.get("metrics") or {}).get(f"test/{metric}") if ok else None
     solved = reached(value, spec)
     steps = record.get("train_steps") if ok else None
     val = validation_curve(Path(store_dir) / record["curve"], metric) if ok and record.get("curve") else None

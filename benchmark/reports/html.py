@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import html
+import os
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -169,8 +171,20 @@ def _profiles(run_dir: Path, records: list) -> set[str]:
     return found - {None}
 
 
+def writable(folder: Path) -> None:
+    """Raise the OSError (EACCES, EROFS, ENOSPC...) that writing into `folder` would meet, naming it,
+    before any plot is drawn: a file made and gone at once tells what permission bits do not (root, a
+    read-only mount)."""
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".report-"):
+            pass
+    except OSError as e:
+        raise OSError(e.errno, e.strerror or str(e), str(folder)) from e
+
+
 def write_report(run_dir) -> Path:
     run_dir = Path(run_dir)
+    writable(run_dir)  # a read-only folder: one line naming it (cli), not a traceback from deep in matplotlib
     redraw_plots(run_dir)  # from the JSON results, so a report always matches them
     records = ResultsStore(run_dir).current()
     measured, shown = measurement_html(run_dir)
@@ -193,5 +207,12 @@ def write_report(run_dir) -> Path:
     page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
             f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")
     out = run_dir / "report.html"
-    out.write_text(page)
+    part = run_dir / ".report.html.part"  # written whole, then renamed: a full disk leaves the old report as it was
+    part.unlink(missing_ok=True)  # a leftover of a report cut short (or a link): "x" below makes a fresh file
+    try:
+        with open(part, "x") as f:
+            f.write(page)
+        os.replace(part, out)
+    finally:
+        part.unlink(missing_ok=True)
     return out

@@ -7,6 +7,7 @@ outside the axes, so they never hide a line.
 """
 from __future__ import annotations
 
+import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -67,10 +68,18 @@ def colours(names: dict[str, str], records: list[CellRecord]) -> dict[tuple[str,
 
 
 def _curve(run_dir: Path, record: CellRecord):
+    """The cell's metrics.csv, or None: none recorded, gone, or unreadable (said on stderr)."""
     import pandas as pd
 
-    path = run_dir / record["curve"] if record.get("curve") else None
-    return pd.read_csv(path) if path is not None and path.exists() else None
+    path = run_dir / record["curve"] if isinstance(record.get("curve"), str) and record["curve"] else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        return pd.read_csv(path)
+    except (OSError, ValueError) as e:  # a curve cut short by a kill, or unreadable: the report goes on without it
+        why = getattr(e, "strerror", None) or e
+        print(f"warning: {path}: {why}; its learning curve is left out", file=sys.stderr)
+        return None
 
 
 def _val_metric(columns) -> str | None:

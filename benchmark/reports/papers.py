@@ -115,7 +115,7 @@ def table(refs, found: dict) -> list[dict]:
     rows = []
     for i, ref in enumerate(refs):
         done = [found[i][seed] for seed in sorted(found[i])]
-        values = [r["metrics"].get(ref.metric) for r in done]
+        values = [(r.get("metrics") or {}).get(ref.metric) for r in done]
         summary = stats.summary(values)
         baseline = None
         if ref.baseline and done:

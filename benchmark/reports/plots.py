@@ -40,11 +40,13 @@ def _legend_below(ax, ncol=2) -> None:
 
 def save(fig, path) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if fig.get_layout_engine() is None:  # a figure with constrained layout (a legend outside) lays itself out
-        fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:  # an OSError (read-only, no space, a file where the folder goes) propagates naming its path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if fig.get_layout_engine() is None:  # a figure with constrained layout (a legend outside) lays itself out
+            fig.tight_layout()
+        fig.savefig(path, dpi=110)
+    finally:
+        plt.close(fig)
     return path
 
 

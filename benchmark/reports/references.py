@@ -60,19 +60,57 @@ def path():
 @functools.cache
 def load() -> tuple[Reference, ...]:
     PATH = path()
-    raw = config.load_yaml(PATH).get("references")
-    if not isinstance(raw, list):
-        raise ConfigError(f"{PATH}: expected a list under `references`")
+    data = config.load_yaml(PATH)
+    raw = data.get("references")
+    if not isinstance(raw, list):  # the other top-level keys hold anchors (&ptb_words) the entries use
+        raise ConfigError(f"{PATH}: expected a list under `references`{config.closest('references', data)}")
     out = []
     for i, entry in enumerate(raw):
+        where = f"{PATH}: reference {i + 1}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: expected KEY: VALUE ({', '.join(FIELDS)}), not {config.show(entry)}")
+        for key in entry:
+            if key not in FIELDS:
+                raise ConfigError(f"{where}: unknown key {config.show(key)}; a reference holds {', '.join(FIELDS)}"
+                                  f"{config.closest(key, FIELDS)}")
         try:
             ref = Reference(**entry)
         except TypeError as e:
-            raise ConfigError(f"{PATH}: reference {i + 1}: {e}") from None
-        if ref.preset is not None and ref.preset not in config.profiles():
-            raise ConfigError(f"{PATH}: reference {ref.name}: unknown preset {ref.preset!r}")
+            raise ConfigError(f"{where}: {e}") from None
+        check(ref, where)
         out.append(ref)
     return tuple(out)
+
+
+FIELDS = [f.name for f in dataclasses.fields(Reference)]
+TEXT = ("paper", "task", "model", "metric", "split")
+
+
+def check(ref: Reference, where: str) -> None:
+    """One reference's values: text where text belongs, a finite value, `data` and `settings` as
+    `--set` spells them (SECTION.KEY: a value or a flat list), model and train keys known.
+    Before any of it is hashed or printed (protocol's cache key is its settings as JSON)."""
+    for name in TEXT:
+        if not isinstance(getattr(ref, name), str) or not getattr(ref, name):
+            raise ConfigError(f"{where}: bad {name} {config.show(getattr(ref, name))}: expected text")
+    if not config.finite(ref.value):
+        raise ConfigError(f"{where} ({ref.name}): bad value {config.show(ref.value)}: expected a finite number")
+    for name in ("data", "settings"):
+        tree = getattr(ref, name)
+        if not isinstance(tree, dict):
+            raise ConfigError(f"{where} ({ref.name}): `{name}` must hold SECTION.KEY: VALUE, not {config.show(tree)}")
+        for key, value in tree.items():
+            section, _, setting = str(key).partition(".")
+            plain = isinstance(value, config.SCALARS) or (
+                isinstance(value, list) and all(isinstance(v, config.SCALARS) for v in value))
+            if section not in ("model", "train", ref.task) or not setting or not plain:
+                raise ConfigError(f"{where} ({ref.name}): bad {name} {config.show(key)}: {config.show(value)}: "
+                                  f"expected model.KEY, train.KEY or {ref.task}.KEY with a value or a list of values")
+            if section in config.SHARED:
+                config.shared_sections({section: {setting: value}}, f"{where} ({ref.name}) {name}")
+    if ref.preset is not None and ref.preset not in config.profiles():
+        raise ConfigError(f"{where}: reference {ref.name}: unknown preset {config.show(ref.preset)}"
+                          f"{config.closest(ref.preset, config.profiles())}")
 
 
 def presets() -> list[str]:

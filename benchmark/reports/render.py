@@ -122,12 +122,13 @@ def render(tables: list[Table], fmt: str) -> str:
 def _markdown(table: Table) -> str:
     text, marks = display(table)
     lines = [f"### {table.title}", ""] if table.title else []
-    lines += ["| " + " | ".join(map(str, text.columns)) + " |", "|" + "---|" * len(text.columns)]
+    if len(text.columns):  # none: a section with nothing trained is its title and notes
+        lines += ["| " + " | ".join(map(str, text.columns)) + " |", "|" + "---|" * len(text.columns)]
     for i in text.index:
         cells = [f"**{v}**" if marks.at[i, c] and v else v for c, v in text.loc[i].items()]
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
     if table.notes:
-        lines += ["", *table.notes]
+        lines += ["", *table.notes] if len(text.columns) else table.notes
     return "\n".join(lines) + "\n"
 
 
@@ -143,16 +144,17 @@ def _styler(table: Table, escape: str):
 
 def _latex(table: Table) -> str:
     body = _styler(table, "latex").to_latex(hrules=True, convert_css=True,
-                                            column_format=table.column_format or "l" * len(shown_columns(table)))
+                                            column_format=table.column_format or "l" * len(shown_columns(table))) \
+        if shown_columns(table) else ""
     esc = lambda s: s.replace("\\", "/").replace("%", r"\%").replace("&", r"\&").replace("_", r"\_")  # noqa: E731
     head = [f"% {esc(table.title)}"] if table.title else []
-    return "\n".join([*head, body.rstrip(), *[f"% {esc(n)}" for n in table.notes], ""])
+    return "\n".join([*head, *([body.rstrip()] if body else []), *[f"% {esc(n)}" for n in table.notes], ""])
 
 
 def _html(table: Table) -> str:
     import html
 
     title = f"<h3>{html.escape(table.title)}</h3>" if table.title else ""
-    body = _styler(table, "html").set_table_attributes('class="results"').to_html()
+    body = _styler(table, "html").set_table_attributes('class="results"').to_html() if shown_columns(table) else ""
     notes = "".join(f'<p class="table-note">{html.escape(n)}</p>' for n in table.notes)
     return f"{title}{body}{notes}"

@@ -66,28 +66,28 @@ def _order(row):
 
 def _row(records: list[CellRecord]) -> dict:
     first = records[0]
-    ok = [r for r in records if r["status"] == "ok"]
+    ok = [r for r in records if r["status"] == "ok"]  # the store keeps only records (records.not_a_record)
     statuses = {r["status"] for r in records}
     status = "n/a" if statuses == {"n/a"} else "skipped" if statuses == {"skipped"} else "ok" if statuses == {"ok"} else "failed" if not ok else "partial"
-    names = sorted({k for r in ok for k in r["metrics"]})
-    values = {k: [r["metrics"][k] for r in ok if k in r["metrics"]] for k in names}
+    names = sorted({k for r in ok for k in r.get("metrics") or {}})
+    values = {k: [r["metrics"][k] for r in ok if k in (r.get("metrics") or {})] for k in names}
     row = {
         "task": first["task"], "model": first["model"], "backend": first["backend"], "profile": first["profile"],
         "group": first["group"], "status": status, "seeds": len(ok),
-        "params": ok[0]["params"] if ok else None,
+        "params": ok[0].get("params") if ok else None,
         "metrics": {k: statistics.fmean(v) for k, v in values.items()},
         "metrics_std": {k: statistics.stdev(v) if len(v) > 1 else 0.0 for k, v in values.items()},
         "train_tokens_per_s": _mean(r.get("train_tokens_per_s") for r in ok),
         "contended": any(r.get("contended") for r in ok),  # a seed's throughput measured on a busy CPU
         "peak_mem_bytes": max((r["peak_mem_bytes"] for r in ok if r.get("peak_mem_bytes") is not None), default=None),
         "wall_s": _mean(r.get("wall_s") for r in ok),
-        "baselines": ok[0].get("baselines", {}) if ok else {},
+        "baselines": ok[0].get("baselines") or {} if ok else {},
         "device": ok[0].get("device") if ok else None,
         "references": references.beside(first["config"], first.get("settings_defaults")) if first.get("config") else [],
     }
     if status in ("n/a", "skipped"):
         row["reason"] = first.get("reason")
-    errors = [r["error"] for r in records if r["status"] == "failed"]
+    errors = [r.get("error") or "(no error recorded)" for r in records if r["status"] == "failed"]
     if errors:
         row["error"] = errors[-1]
     return row
@@ -176,11 +176,11 @@ def _section_tables(task, rows) -> list[Table]:
     differs = any(r.get("differs") for r in rows)
     profile = rows[0]["profile"]
     device = next((r["device"] for r in rows if r.get("device")), "")
-    seeds = sorted({r["seeds"] for r in trained})
+    seeds = sorted({r["seeds"] for r in trained if r["seeds"]})  # a row whose every seed failed counts none
     where = _settings_text(rows[0].get("section") or {})
     spread = ("1 seed, no spread" if seeds == [1] else "metrics mean ± std over " + "/".join(map(str, seeds)) + " seeds"
-              if seeds else "nothing trained")
-    title = f"{task}{' · ' + where if where else ''} (profile {profile}; {device}; {spread})"
+              if seeds else "every cell failed: each row's status says why" if trained else "nothing trained")
+    title = f"{task}{' · ' + where if where else ''} ({'; '.join(x for x in (f'profile {profile}', device, spread) if x)})"
     notes = []
     na = [r for r in rows if r["status"] in ("n/a", "skipped")]
     for status in ("n/a", "skipped"):
@@ -191,7 +191,7 @@ def _section_tables(task, rows) -> list[Table]:
         notes += [f"{status}: {', '.join(cells)} ({reason})" for reason, cells in reasons.items()]
     if any(r.get("contended") for r in trained):
         notes.append(BUSY_NOTE)
-    if len(trained) > 1:
+    if main and sum(bool(r["seeds"]) for r in trained) > 1:  # two rows with numbers to compare
         notes.append("bold: the best model per metric (" + ", ".join(
             f"{m.partition('/')[2]} {'higher' if higher_is_better(m) else 'lower'}" for m in main) + " is better)")
     if profile == "smoke":

@@ -78,14 +78,16 @@ def char_lm_data(settings, train, data_dir) -> LanguageModelData:
 def _cached_hub_chars(settings) -> Corpus:
     key = {k: getattr(settings, k) for k in ("hub_repo", "hub_config", "hub_revision", "text_column",
                                              "train_fraction")}
-    return cached("char_lm-hub", [], key, lambda: load_hub_chars(settings))
+    return cached("char_lm-hub", [], key, lambda: load_hub_chars(settings), Corpus)
 
 
 def _cached_chars(data_dir, file: str, train_fraction: float) -> Corpus:
     path = local_file(data_dir, file, TASK)
-    return cached("char_lm", [path], {"train_fraction": train_fraction}, lambda: load_chars(path, train_fraction))
+    return cached("char_lm", [path], {"train_fraction": train_fraction}, lambda: load_chars(path, train_fraction),
+                  Corpus)
 
 
 def _cached_char_splits(data_dir, files: tuple) -> Corpus:
     paths = dict(zip(("train", "val", "test"), (local_file(data_dir, f, TASK) for f in files)))
-    return cached("char_lm", list(paths.values()), {"splits": "files, lines stripped"}, lambda: load_char_splits(paths))
+    return cached("char_lm", list(paths.values()), {"splits": "files, lines stripped"}, lambda: load_char_splits(paths),
+                  Corpus)

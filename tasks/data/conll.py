@@ -158,7 +158,12 @@ def load_ner(settings, data_dir) -> dict:
     for model_only in ("embedding_dim", "dropout"):
         key.pop(model_only)
     build = lambda: encode_splits({s: read_conll(p, settings.lowercase) for s, p in files.items()}, settings)  # noqa: E731
-    return cached("ner", list(files.values()), key, build)
+    return cached("ner", list(files.values()), key, build, ENCODED)
+
+
+# What encode_splits returns, as the cache checks an entry (sources.cached).
+ENCODED = {"splits": dict[str, Sequences], "vocab": list[str], "tag_names": list[str], "scheme": str,
+           "notes": list[str]}
 
 
 def ner_data(settings, train, seed: int, data_dir) -> SequenceData:

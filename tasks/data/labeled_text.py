@@ -237,26 +237,41 @@ def _labeled(part: LabeledTexts) -> bool:
 
 
 # --- labels, vocabulary, tensors ----------------------------------------------------------------
-def label_key(value, where: str):
-    """A label as read -> the key it is counted under: an int for integer labels (7, 7.0, "7"),
-    else its text."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or not str(value).strip():
+def label_key(value, where: str, named=frozenset()):
+    """A label as read -> the key it is counted under: an int for integer labels (7, 7.0, "7",
+    "7.0"), else its text. A number that is no whole number (0.5, NaN, inf; as a number or as
+    text) is a DataError, not a class of its own, unless it is one of the labels `named` in the
+    settings (sentiment.class_files' names)."""
+    if value is None or not str(value).strip():
         raise DataError(f"{where}: empty label")
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, int):
         return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
     text = str(value).strip()
-    return int(text) if INTEGER.match(text) else text
+    if isinstance(value, float):
+        number = value
+    elif INTEGER.match(text):
+        return int(text)
+    else:
+        try:
+            number = float(text)
+        except ValueError:
+            return text  # a name: pos, neg, ...
+    if math.isfinite(number) and number.is_integer():
+        return int(number)
+    if text in named:
+        return text
+    what = "not a number (NaN)" if math.isnan(number) else "infinite" if math.isinf(number) else "not a whole number"
+    raise DataError(f"{where}: label {text!r} is {what}; numeric labels are class ids (0, 1, 2, ...): fix the value, "
+                    f"or write every label of the file as a name (e.g. negative/positive)")
 
 
-def label_mapping(train: LabeledTexts, names: list | None) -> tuple[list[str], dict]:
+def label_mapping(train: LabeledTexts, names: list | None, named=frozenset()) -> tuple[list[str], dict]:
     """(classes: id -> name, {key: id}) from the training labels (see the module's docstring)."""
     if names:  # the hub's ClassLabel: its ids, its names
         return list(names), {i: i for i in range(len(names))}
-    keys = {label_key(v, train.where(i)) for i, v in enumerate(train.labels)}
+    keys = {label_key(v, train.where(i), named) for i, v in enumerate(train.labels)}
     integers = all(isinstance(k, int) for k in keys)
     if integers and min(keys) >= 0:  # integers keep their values: class k is label k
         return [str(i) for i in range(max(keys) + 1)], {k: k for k in keys}
@@ -272,14 +287,16 @@ def encode_splits(raw: dict[str, LabeledTexts], settings, names: list | None = N
         keep = sorted(random.Random(0).sample(range(len(train.texts)), settings.max_train_examples))
         raw = {**raw, "train": train.take(keep, f"{train.source}, {len(keep)} sampled (max_train_examples)")}
         tokens["train"] = [tokens["train"][i] for i in keep]
-    classes, index = label_mapping(raw["train"], names)
+    # class_files name their labels: any label among those names is that class, even a number such as 0.5.
+    named = frozenset(str(label) for label, _ in getattr(settings, "class_files", None) or ())
+    classes, index = label_mapping(raw["train"], names, named)
     text_keys = not all(isinstance(k, int) for k in index)
     vocab = Vocab.build(tokens["train"], settings.min_freq)  # from train only
     splits = {}
     for split, part in raw.items():
         ids = []
         for i, value in enumerate(part.labels):
-            key = label_key(value, part.where(i))
+            key = label_key(value, part.where(i), named)
             key = str(key) if text_keys else key
             if key not in index:
                 raise DataError(f"{part.where(i)}: label {str(value)!r} never occurs in train (labels: {classes})")
@@ -310,10 +327,14 @@ def load_sentiment(settings, data_dir) -> dict:
         def build_hub():
             parts, names = read_hub(settings)
             return encode_splits(parts, settings, names)
-        return cached("sentiment-hub", [], key, build_hub)
+        return cached("sentiment-hub", [], key, build_hub, ENCODED)
     sources = local_sources(settings, data_dir)
     files = [f for source in sources.values() for f in source_files(source, settings.classes)]
-    return cached("sentiment", files, key, lambda: encode_splits(read_local(sources, settings), settings))
+    return cached("sentiment", files, key, lambda: encode_splits(read_local(sources, settings), settings), ENCODED)
+
+
+# What encode_splits returns, as the cache checks an entry (sources.cached).
+ENCODED = {"splits": dict[str, Sequences], "vocab": list[str], "classes": list[str], "summary": dict}
 
 
 def sentiment_data(settings, train, seed: int, data_dir) -> SequenceData:

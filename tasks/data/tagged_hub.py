@@ -17,7 +17,7 @@ import dataclasses
 
 from benchmark.errors import DataError
 from tasks.data import hub
-from tasks.data.conll import TAG, TaggedSentences, encode_splits
+from tasks.data.conll import ENCODED, TAG, TaggedSentences, encode_splits
 from tasks.data.sequences import SequenceData
 from tasks.data.sources import cached
 
@@ -86,7 +86,7 @@ def load_hub_ner(settings) -> dict:
         loaded = encode_splits(raw, dataclasses.replace(settings, train_file=sources["train"]))
         return {**loaded, "summary": {"sources": sources, "tag_names": loaded["tag_names"],
                                       "scheme": loaded["scheme"]}}
-    return cached("ner-hub", [], key, build)
+    return cached("ner-hub", [], key, build, {**ENCODED, "summary": dict})
 
 
 def hub_ner_data(settings, train, seed: int) -> SequenceData:

@@ -163,7 +163,12 @@ def load_series(settings, data_dir) -> dict:
 
     # horizon and season pick windows, normalise is the model's: none of them shape the series.
     return cached("forecast", [path], {k: v for k, v in dataclasses.asdict(settings).items()
-                                       if k not in ("horizon", "season", "normalise")}, build)
+                                       if k not in ("horizon", "season", "normalise")}, build, SERIES)
+
+
+# What load_series returns, as the cache checks an entry (sources.cached).
+SERIES = {"names": list[str], "series": torch.Tensor, "mean": torch.Tensor, "std": torch.Tensor,
+          "rows": tuple[int, int, int], "notes": list[str]}
 
 
 def hub_csv(settings) -> Path:

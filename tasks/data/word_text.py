@@ -60,6 +60,6 @@ def _cached_words(settings, data_dir) -> Corpus:
                 f"and run with word_lm.source=local --data-dir DIR")
         key = {"repo": settings.hub_repo, "config": settings.hub_config, "revision": settings.hub_revision,
                "text_column": settings.text_column}
-        return cached("word_lm-hub", [], key, lambda: load_hub_words(settings, hint))
+        return cached("word_lm-hub", [], key, lambda: load_hub_words(settings, hint), Corpus)
     paths = {name: local_file(data_dir, f"{folder}/{file}", TASK) for name, file in zip(SPLITS, settings.files)}
-    return cached("word_lm", list(paths.values()), {"eos": True}, lambda: load_local_words(paths))
+    return cached("word_lm", list(paths.values()), {"eos": True}, lambda: load_local_words(paths), Corpus)
