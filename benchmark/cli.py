@@ -46,8 +46,9 @@ def thread_count(text: str) -> int:
     """`--threads`: an integer in 0..MAX_THREADS."""
     value = at_least(0)(text)
     if value > MAX_THREADS:
+        from benchmark.engine.environment import available_cpus
         raise argparse.ArgumentTypeError(f"bad value {text!r}: expected an integer in 0..{MAX_THREADS} "
-                                         f"(at most this machine's cores, {os.cpu_count()})")
+                                         f"(at most this machine's cores, {available_cpus()})")
     return value
 
 

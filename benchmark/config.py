@@ -390,13 +390,19 @@ def shared_sections(data: dict, where: str, prefix: str = "") -> dict:
         if not isinstance(values, dict):
             raise ConfigError(f"{where}: `{prefix}{section}` must hold settings as KEY: VALUE (e.g. `{section}: "
                               f"{{{'hidden: 64' if section == 'model' else 'lr: 0.01'}}}`), not {show(values)}")
-        fields = [f.name for f in dataclasses.fields(cls)]
-        for key in values:
-            if key not in fields:
-                raise ConfigError(f"{where}: unknown {prefix}{section} setting {show(key)}; allowed: "
-                                  f"{', '.join(fields)}{closest(key, fields)}")
+        known_settings(values, cls, f"{prefix}{section}", f"{where}: ")
         out[section] = values
     return out
+
+
+def known_settings(keys, cls, what: str, where: str = "") -> None:
+    """ConfigError for the first of `keys` that is no field of the config dataclass `cls`, naming
+    the nearest: "unknown train setting 'lrr'; allowed: ...; did you mean 'lr'?"."""
+    fields = [f.name for f in dataclasses.fields(cls)]
+    for key in keys:
+        if key not in fields:
+            raise ConfigError(f"{where}unknown {what} setting {show(key)}; allowed: {', '.join(fields)}"
+                              f"{closest(key, fields)}")
 
 
 def _first(tree, default: str) -> str:
@@ -506,11 +512,8 @@ def build(cls, values: dict | None, where: str):
     if not isinstance(values, (dict, type(None))):
         raise ConfigError(f"bad {where} {show(values)}: expected its settings as KEY: VALUE")
     values = dict(values or {})
+    known_settings(values, cls, where)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = [k for k in values if k not in fields]
-    if unknown:
-        raise ConfigError(f"unknown {where} setting {show(unknown[0])}; allowed: {', '.join(fields)}"
-                          f"{closest(unknown[0], fields)}")
     for name, value in values.items():
         also = fields[name].metadata.get("also", ())  # named values beside the default's type
         if value not in also:
@@ -544,7 +547,7 @@ def _coerce(value, default, where, also=()):
                 pass
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         value = float(value) if ok else value
-        if ok and not math.isfinite(value):  # inf, nan (`.inf`, `1e400`): no setting trains with one
+        if ok and not finite(value):  # inf, nan (`.inf`, `1e400`): no setting trains with one
             raise ConfigError(f"bad {where} {value!r}: expected a finite number")
     elif kind in (tuple, list):
         # Flat lists of finite values: every list setting is one (file names, fractions, columns).

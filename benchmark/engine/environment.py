@@ -24,12 +24,17 @@ def threads_for(requested: int | None) -> int | None:
     return DEFAULT_THREADS if requested is None else requested or None
 
 
+def available_cpus() -> int:
+    """The cores this process may run on (its affinity mask: a container's or taskset's share)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def use_threads(requested: int | None) -> int:
     """Set this process's torch intra-op threads from `--threads`; the number in force."""
     import torch
 
     threads = threads_for(requested)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = available_cpus()
     if threads and threads > cores:  # each would wait on the others (README, 'Threads'); torch itself accepts it
         raise ConfigError(f"bad --threads {threads}: this machine has {cores} cores, and more threads than cores "
                           f"thrash; use at most {cores}, or 0 for torch's default")

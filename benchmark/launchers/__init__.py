@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.engine.cells import Cell, check_own_files
+from benchmark.engine.environment import available_cpus
 from benchmark.engine.lock import RunLock
 from benchmark.engine.progress import Progress
 from benchmark.engine.records import FAILED, LOST, SKIPPED, na_record
@@ -58,7 +59,7 @@ def run_matrix(cells: list[Cell], out_dir, data_dir=None, retry_failed=False, st
                     store.append(na_record(cell))
             todo = [c for c in cells if not c.na_reason and store.todo(c.key, latest, retry_failed)]
             summary.skipped = len(cells) - len(todo)
-            parallel = packing.resolve(parallel, len(todo), threads, latest.values(), local.available_cpus(),
+            parallel = packing.resolve(parallel, len(todo), threads, latest.values(), available_cpus(),
                                        functools.partial(print, file=stream))
             tracked = tracking.plan(wandb, wandb_project, out, stream) if todo else tracking.Tracking()
             jobs = [Job(c, str(out), str(Path(data_dir).resolve()) if data_dir else None, tracked, devices, threads,

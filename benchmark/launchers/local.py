@@ -26,15 +26,12 @@ from dataclasses import replace
 
 import torch
 
+from benchmark.engine.environment import available_cpus
 from benchmark.engine.records import lost_record
 from benchmark.launchers import worker
 from benchmark.launchers.worker import execute
 
 STOP_GRACE_S = 60.0  # how long an interrupted worker may take to end its cell (W&B online uploads the rest)
-
-
-def available_cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def launch(jobs, parallel: int, on_start, callbacks=None):

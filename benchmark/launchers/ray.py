@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
+from benchmark.engine.environment import available_cpus
 from benchmark.engine.records import lost_record
 from benchmark.errors import ConfigError
-from benchmark.launchers.local import available_cpus
 from benchmark.launchers.packing import ray_gpus_per_task
 from benchmark.launchers.worker import execute
 
