@@ -25,7 +25,19 @@ import yaml
 from benchmark import families
 from benchmark.errors import ConfigError
 
-CONFIG_DIR = Path(os.environ.get("RNNBENCH_CONFIG_DIR", Path(__file__).resolve().parents[1] / "configs"))
+def config_dir() -> Path:
+    """RNNBENCH_CONFIG_DIR (a whole folder laid out like configs/), else the copy a wheel ships as
+    benchmark/configs (setup.py maps the repository's configs/ there), else the checkout's
+    configs/. The installed copy is looked for first: beside an installed package, `../configs`
+    may be some other distribution's folder; in a checkout benchmark/configs does not exist."""
+    if os.environ.get("RNNBENCH_CONFIG_DIR"):
+        return Path(os.environ["RNNBENCH_CONFIG_DIR"])
+    here = Path(__file__).resolve().parent
+    installed = here / "configs"
+    return installed if (installed / "defaults.yaml").is_file() else here.parent / "configs"
+
+
+CONFIG_DIR = config_dir()
 
 # The model axis of the matrix by name: a variant is a family and a direction, both from the
 # family registry (benchmark/families: one file per family, plug-ins by entry point).
@@ -185,6 +197,9 @@ class TrainConfig:
     lr_decay_start: int = 0
     lr_decay_every: int = 0     # 0 = a constant lr
     save_weights: bool = False  # keep the trained weights (logs/<cell>/weights.pt, a state dict read weights-only)
+    # Lightning checkpoints of the weights in logs/<cell>/checkpoints/ (CHECKPOINTS), with the cell's
+    # config and vocabulary beside them, for `sample`; at "none" it leaves the group hash as it was
+    checkpoint: str = "none"
 
     def __post_init__(self):
         # Types here too, not only in `build`: a value of the wrong type would fail below as a
@@ -216,12 +231,17 @@ class TrainConfig:
                               f"e.g. one epoch's steps")
         if not isinstance(self.save_weights, bool):
             raise ConfigError(f"bad train.save_weights {show(self.save_weights)}: expected true or false")
+        if self.checkpoint not in CHECKPOINTS:
+            raise ConfigError(f"bad train.checkpoint {show(self.checkpoint)}: expected one of {', '.join(CHECKPOINTS)}"
+                              f"{closest(self.checkpoint, CHECKPOINTS)}")
         if parse_stop_at(self.stop_at) and not self.val_every:
             raise ConfigError(f"train.stop_at {self.stop_at!r} needs validation during training: set train.val_every "
                               f"(steps between validations), e.g. train.val_every=50")
 
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
+# train.checkpoint: none; best (the best validation: train.stop_at's metric, else val/loss); last; both
+CHECKPOINTS = ("none", "best", "last", "both")
 
 
 def lr_factor(train: TrainConfig, step: int) -> float:
@@ -292,14 +312,72 @@ def profiles() -> list[str]:
     return sorted(p.stem for p in (CONFIG_DIR / "profiles").glob("*.yaml"))
 
 
-def load_profile(name: str, task_names=None) -> dict:
+@dataclass(frozen=True)
+class Profile:
+    """A profile read from a file anywhere (`run --config FILE`): the name its cells record, and
+    its settings, already checked."""
+    name: str
+    data: dict
+
+
+def profile_name(profile) -> str | None:
+    """The name cells record for a profile given by name or as a Profile."""
+    return profile.name if isinstance(profile, Profile) else profile
+
+
+def load_profile(name, task_names=None) -> dict:
     """configs/profiles/<name>.yaml (under RNNBENCH_CONFIG_DIR when set), its spelling checked
-    (`check_profile`; with `task_names`, every top-level key too)."""
+    (`check_profile`; with `task_names`, every top-level key too); a Profile's own settings."""
+    if isinstance(name, Profile):
+        return name.data
     if name not in profiles():
+        if isinstance(name, str) and (name.endswith((".yaml", ".yml")) or os.sep in name):
+            raise ConfigError(f"--profile {show(name)} names a file: profiles are names from configs/profiles "
+                              f"({', '.join(profiles())}); pass a file to `run --config {name}`")
         raise ConfigError(f"unknown profile {show(name)}; choose from: {', '.join(profiles())}"
                           f"{closest(name, profiles())}")
     path = CONFIG_DIR / "profiles" / f"{name}.yaml"
     return check_profile(load_yaml(path), path, task_names)
+
+
+SELECTION = ("tasks", "models", "backends", "seeds", "profile")  # a config file's `run` block
+
+
+def read_config_file(path, task_names) -> tuple[dict, Profile]:
+    """`run --config FILE`: a profile file from anywhere (the schema of configs/profiles/*.yaml,
+    checked key by key) with an optional `run` block, the selection `--print-config` writes:
+    tasks, models, backends (lists of names), seeds (N) and profile (the name cells record;
+    default: the file's stem). Returns (the selection, the Profile)."""
+    path = Path(path).expanduser()
+    data, where = load_yaml(path), shown(path)
+    selection = data.pop("run", None)
+    if selection is None:
+        selection = {}
+    if not isinstance(selection, dict):
+        raise ConfigError(f"{where}: `run` must hold the selection as KEY: VALUE ({', '.join(SELECTION)}), "
+                          f"not {show(selection)}")
+    for key, value in selection.items():
+        if key not in SELECTION:
+            raise ConfigError(f"{where}: unknown key {show(key)} under `run`; allowed: {', '.join(SELECTION)}"
+                              f"{closest(key, SELECTION)}")
+        if key == "seeds":
+            _check(count(value, 1), f"run.seeds in {where}", value, "an integer >= 1 (seeds 0..N-1)")
+        elif key == "profile":
+            _check(isinstance(value, str) and bool(value.strip()), f"run.profile in {where}", value,
+                   "the name its cells record, e.g. smoke")
+        elif not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
+            raise ConfigError(f"bad run.{key} in {where} {show(value)}: expected a list of names, e.g. [copy, adding]")
+    name = selection.get("profile", path.stem)
+    return selection, Profile(name, check_profile(data, path, task_names))
+
+
+def dump_config(tree: dict) -> str:
+    """A run's config as `--print-config` prints it and results folders keep it: YAML in the
+    order given (stable from run to run), headed by the command that feeds it back (one text
+    however the program was called, so a results folder's copy compares equal)."""
+    return ("# rnnbench run config: run it again with `python -m benchmark run --config FILE` "
+            "(or `rnnbench run --config FILE`)\n"
+            + yaml.safe_dump(tree, sort_keys=False, default_flow_style=False, allow_unicode=True))
 
 
 # One spelling of a task setting everywhere: `copy.delay` on the command line (`--set

@@ -197,7 +197,8 @@ def test_ctrl_c_says_how_many_cells_were_kept_and_exits_130(tmp_path, monkeypatc
 
     monkeypatch.setattr(local, "execute", execute)
     out = tmp_path / "run"
-    status = main(["run", "--tasks", "copy", "--models", "rnn,lstm,gru", "--out", str(out), "--wandb", "disabled"])
+    status = main(["run", "--tasks", "copy", "--models", "rnn,lstm,gru", "--out", str(out), "--wandb", "disabled",
+                   "--parallel", "1"])  # cells in this process, where the fake `execute` is
     err = capsys.readouterr().err
     assert status == 130
     assert err.strip().splitlines()[-1] == f"interrupted: 1 cell kept in {out}; run the same command to resume"

@@ -79,10 +79,11 @@ def test_parallel_auto_on_a_cpu_never_oversubscribes_the_idle_cores():
     from benchmark.launchers.packing import choose
     assert choose(20, cpus=16, threads=1)[0] == 16
     assert choose(10, cpus=16, threads=4)[0] == 4
-    assert choose(3, cpus=16, threads=1) == (3, "16 idle core(s) of 16 (1-min load 0.0) / 1 thread(s) per cell, "
-                                                "capped by 3 cell(s) to run")
-    assert choose(10, cpus=16, threads=2, load=10.2)[0] == 3    # others' work takes 10 cores
-    n, why = choose(10, cpus=2, threads=1, load=3.4)
+    assert choose(3, cpus=16, threads=1) == (3, "16 idle core(s) of 16 (others' work uses 0.0 now) / 1 thread(s) "
+                                                "per cell, capped by 3 cell(s) to run")
+    assert choose(10, cpus=16, threads=2, busy=10.2)[0] == 3    # others' work takes 10 cores
+    assert "others' use unknown" in choose(10, cpus=2, threads=1, busy=None)[1]
+    n, why = choose(10, cpus=2, threads=1, busy=3.4)
     assert n == 1 and why.endswith("one at least")
     assert choose(10, cpus=8, threads=None)[0] == 8              # --threads 0: an equal share, one core each
 

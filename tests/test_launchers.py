@@ -41,7 +41,7 @@ def test_missing_extras_say_what_to_install(monkeypatch, tmp_path):
     cells = build_cells(["adding"], ["rnn"], ["cudnn"], 1, "smoke", parse_set(FAST))
     for module, launcher in (("ray", "ray"), ("submitit", "slurm")):
         monkeypatch.setitem(sys.modules, module, None)  # import fails as if not installed
-        with pytest.raises(ConfigError, match=rf"rnnbench\[{launcher}\]"):
+        with pytest.raises(ConfigError, match=rf"\.\[{launcher}\]"):
             run_matrix(cells, tmp_path, launcher=launcher, stream=QUIET)
     assert not (tmp_path / "results.jsonl").exists()
 

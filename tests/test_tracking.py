@@ -142,3 +142,75 @@ def test_an_interrupted_cell_finishes_its_run_as_interrupted(tmp_path, monkeypat
         exits[run.display_name] = (code, summary["status"])
     # Both runs ended: none is left open for `wandb sync` to upload as crashed.
     assert exits == {"adding/rnn/cudnn/seed0": (0, '"ok"'), "adding/lstm/cudnn/seed0": (130, '"interrupted"')}
+
+
+def test_runs_whose_settings_differ_get_names_that_say_how():
+    fast = parse_set(FAST)
+    cells = (build_cells(["copy"], ["lstm"], ["cudnn"], 1, "smoke", fast)
+             + build_cells(["copy"], ["lstm"], ["cudnn"], 1, "smoke", parse_set([*FAST, "copy.delay=40"]))
+             + build_cells(["adding"], ["lstm"], ["cudnn"], 1, "smoke", fast))
+    names = tracking.run_names(cells)
+    assert sorted(names.values()) == ["copy/lstm/cudnn/seed0 copy.delay=4", "copy/lstm/cudnn/seed0 copy.delay=40"]
+    assert not any(k.startswith("adding/") for k in names)  # alone under its name: the plain name
+
+
+def test_dashboard_spec_names_only_keys_the_offline_runs_logged(tmp_path, monkeypatch):
+    from benchmark.cli import main
+    from benchmark.reports import dashboard
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    cells = build_cells(["copy", "adding"], ["rnn,lstm"], ["cudnn"], 2, "smoke", parse_set(FAST))
+    summary = run_matrix(cells, tmp_path, wandb="offline", wandb_project="p", stream=open(os.devnull, "w"))
+    log_matrix_summary(summary.tracking, ResultsStore(tmp_path).current())
+    assert main(["wandb", "dashboard", str(tmp_path), "--project", "p"]) == 0
+    import json
+    spec = json.loads((tmp_path / "dashboard.json").read_text())
+    assert [s["name"] for s in spec["sections"]] == ["copy", "adding"]
+    assert spec["runs"]["group"] == summary.tracking.group and spec["runs"]["groupby"] == ["task", "model.variant"]
+    logged = {}  # task -> keys its cell runs logged (history: curves; summary: the record's figures)
+    for path in glob.glob(str(tmp_path / "wandb" / "offline-run-*" / "*.wandb")):
+        run, summary_keys, history = read_run(path)
+        logged.setdefault(run.job_type, set()).update(history, summary_keys)
+    for section in spec["sections"]:
+        keys = [k for p in section["panels"] for k in p["keys"]]
+        assert {"train/loss", "train_tokens_per_s"} <= set(keys)
+        assert set(keys) <= logged[section["name"]], set(keys) - logged[section["name"]]
+    assert {"val/recall_acc", "test/recall_acc"} <= {k for p in spec["sections"][0]["panels"] for k in p["keys"]}
+    view = dashboard.workspace(spec)  # what `save()` would upload, built without a server
+    assert [s.name for s in view.sections] == ["copy", "adding"]
+    assert view._to_model() is not None
+    assert dashboard.report(spec) is None  # a `run` folder: no answer card
+
+
+def test_summary_run_keeps_the_results_as_an_artifact(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")
+    cells = build_cells(["adding"], ["rnn"], ["cudnn"], 1, "smoke", parse_set(FAST))
+    summary = run_matrix(cells, tmp_path, wandb="offline", stream=open(os.devnull, "w"), config_text="x: 1\n")
+    log_matrix_summary(summary.tracking, ResultsStore(tmp_path).current())
+    (path,) = [p for p in glob.glob(str(tmp_path / "wandb" / "offline-run-*" / "*.wandb"))
+               if read_run(p)[0].job_type == "summary"]
+    (art,) = [r.artifact for r in wandb_records(path)
+              if r.WhichOneof("record_type") == "artifact" and r.artifact.type == "results"]
+    assert art.name == f"{summary.tracking.group}-results"
+    assert {"results.jsonl", "config.yaml", "tables.md"} <= {m.path for m in art.manifest.contents}
+
+
+def test_report_and_measure_log_to_the_folders_group_when_asked(tmp_path, monkeypatch):
+    from benchmark.cli import main
+
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    out = tmp_path / "m"
+    assert main(["measure", "params", "--out", str(out)]) == 0  # not asked: nothing logged
+    assert not (out / "wandb").exists()
+    assert main(["measure", "params", "--out", str(out), "--wandb", "offline", "--wandb-project", "p"]) == 0
+    assert main(["report", str(out)]) == 0  # the folder logged: the drawn report goes to its group too
+    runs = [read_run(p) for p in glob.glob(str(out / "wandb" / "offline-run-*" / "*.wandb"))]
+    group = (out / "wandb" / "group").read_text().strip()
+    assert sorted(r.job_type for r, _, _ in runs) == ["measure", "report"]
+    assert {r.run_group for r, _, _ in runs} == {group} and {r.project for r, _, _ in runs} == {"p"}
+    (measured,) = [h for r, _, h in runs if r.job_type == "measure"]
+    assert "table/parameters/_type" in measured

@@ -63,10 +63,20 @@ def cell_name(task: str, variant: str, backend: str, seed: int) -> str:
     return f"{task}/{variant}/{backend}/seed{seed}"
 
 
+# Settings that, at these values, are left out of the group hash: they were added after records
+# were written and say what to keep, not how to train, so a cell at the default keeps the group
+# (and the log folder) it had before the setting existed. Set otherwise, they join the hash.
+UNHASHED_DEFAULTS = {("train", "checkpoint"): "none"}
+
+
 def group_hash(cfg: dict) -> str:
-    """The group of a config shaped as Cell.config(): the hash of everything but the seed. A
-    tuple hashes as the list JSON reads it back, so a record read back keeps its group."""
+    """The group of a config shaped as Cell.config(): the hash of everything but the seed (and the
+    UNHASHED_DEFAULTS at their defaults). A tuple hashes as the list JSON reads it back, so a
+    record read back keeps its group."""
     cfg = {k: v for k, v in cfg.items() if k != "seed"}
+    for (section, key), default in UNHASHED_DEFAULTS.items():
+        if isinstance(cfg.get(section), dict) and cfg[section].get(key, default) == default:
+            cfg[section] = {k: v for k, v in cfg[section].items() if k != key}
     return hashlib.sha1(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:10]
 
 
@@ -137,8 +147,9 @@ def build_cells(tasks: Iterable[str] | None = None, models: Iterable[str] | None
     - `tasks`, `models`, `backends`: names (a name may hold several, comma-separated);
       tasks None = every registered task, models None = every variant.
     - `seeds`: N for seeds 0..N-1, or the seeds themselves.
-    - `profile`: configs/profiles/<profile>.yaml, or None for configs/defaults.yaml and the
-      task files alone (recorded as profile "defaults").
+    - `profile`: configs/profiles/<profile>.yaml, a config.Profile (a file read from anywhere,
+      `run --config`), or None for configs/defaults.yaml and the task files alone (recorded as
+      profile "defaults").
     - `overrides`: {"model": {...}, "train": {...}, "<task>": {...}}, applied last; the shape
       `config.parse_set` gives `--set SECTION.KEY=VALUE` pairs, and a profile's: a task's block
       holds its settings (`copy.delay`) and may hold `model`/`train` for that task alone.
@@ -152,7 +163,7 @@ def build_cells(tasks: Iterable[str] | None = None, models: Iterable[str] | None
         settings = config.build(registry[task].Settings, task_values, task)
         for model in model_cfgs:
             for seed in seed_list:
-                cells.append(Cell(task, model, train, settings, seed, profile or DEFAULTS,
+                cells.append(Cell(task, model, train, settings, seed, config.profile_name(profile) or DEFAULTS,
                                   na_reason(registry[task], model)))
     return cells
 

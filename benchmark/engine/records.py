@@ -69,6 +69,8 @@ class CellRecord(TypedDict, total=False):
     data_notes: list         # what the loader did to the data: tags rewritten, values filled, the split chosen
     curve: str               # logs/<cell>-<group>/metrics.csv, relative to the run folder: per-step and val metrics
     weights: str             # train.save_weights: logs/<cell>-<group>/weights.pt (a state dict), relative likewise
+    checkpoint: dict         # train.checkpoint: {best|last: logs/<cell>-<group>/checkpoints/<which>.ckpt}, relative
+                             # likewise; beside them cell.json (the config) and vocab.json (language models)
     # --- where and when ------------------------------------------------------------------
     device: str
     accelerator: str

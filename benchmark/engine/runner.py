@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import json
 import logging
 import math
 import os
@@ -23,6 +24,7 @@ from datetime import datetime, timezone
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.callbacks.early_stopping import EarlyStopping
 from lightning.pytorch.loggers import CSVLogger
 
@@ -111,6 +113,7 @@ def _train(cell: Cell, out_dir, data_dir, loggers, callbacks, devices, record: C
     csv = CSVLogger(os.path.join(out_dir, "logs"), name=name, version="")
     train = cell.train
     target = stop_at_target(train.stop_at, module)
+    keeper = checkpoint_callback(train, os.path.join(csv.log_dir, "checkpoints"))
     trainer = L.Trainer(
         accelerator="auto", max_steps=train.max_steps, precision=train.precision,
         # Manual-optimisation tasks (truncated BPTT) clip inside their own step.
@@ -119,9 +122,9 @@ def _train(cell: Cell, out_dir, data_dir, loggers, callbacks, devices, record: C
         check_val_every_n_epoch=None,
         limit_val_batches=train.val_batches or 1.0, limit_test_batches=train.test_batches or 1.0,
         log_every_n_steps=train.log_every, logger=[csv, *loggers],
-        callbacks=[meter, *([target] if target else []), *callbacks],
+        callbacks=[meter, *([target] if target else []), *([keeper] if keeper else []), *callbacks],
         **device_settings(devices),
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        enable_checkpointing=keeper is not None, enable_progress_bar=False, enable_model_summary=False,
         num_sanity_val_steps=0,
         # With several devices the data modules shard training data themselves (tasks/data/loader.py).
         use_distributed_sampler=False,
@@ -145,6 +148,9 @@ def _train(cell: Cell, out_dir, data_dir, loggers, callbacks, devices, record: C
         weights = os.path.join(csv.log_dir, "weights.pt")
         torch.save({k: v.detach().cpu() for k, v in module.state_dict().items()}, weights)
         record["weights"] = os.path.relpath(weights, out_dir)
+    if keeper is not None:
+        saved = save_for_loading(cell, data, keeper.dirpath)
+        record["checkpoint"] = {which: os.path.relpath(path, out_dir) for which, path in saved.items()}
     bad = [k for k, v in metrics.items() if v != v or v in (float("inf"), float("-inf"))]
     if bad:
         raise NonFiniteLoss(f"non-finite {', '.join(bad)} after training; lower train.lr or train.grad_clip")
@@ -237,6 +243,57 @@ def stop_at_target(stop_at: str, module) -> EarlyStopping | None:
     threshold = torch.nextafter(torch.tensor(value, dtype=torch.float32), torch.tensor(toward)).item()
     return EarlyStopping(monitor=f"val/{metric}", mode="max" if op == ">=" else "min", stopping_threshold=threshold,
                          patience=2**62, check_on_train_epoch_end=False, verbose=False)
+
+
+CHECKPOINT_FILES = {"best": "best.ckpt", "last": "last.ckpt"}  # in logs/<cell>-<group>/checkpoints/
+CELL_FILE, VOCAB_FILE = "cell.json", "vocab.json"                # beside them: what loading needs, as plain data
+
+
+def checkpoint_callback(train, folder: str) -> ModelCheckpoint | None:
+    """`train.checkpoint` as Lightning's ModelCheckpoint (None when it is `none`): the weights only
+    (a state dict that torch.load(weights_only=True) reads), saved after each validation into
+    `folder` as best.ckpt (the best validation so far: train.stop_at's metric and direction when
+    set, else val/loss, lower better) and/or last.ckpt."""
+    if train.checkpoint == "none":
+        return None
+    parsed = parse_stop_at(train.stop_at)
+    monitor, mode = (f"val/{parsed[0]}", "max" if parsed[1] == ">=" else "min") if parsed else ("val/loss", "min")
+    best = train.checkpoint in ("best", "both")
+    return ModelCheckpoint(dirpath=folder, filename=CHECKPOINT_FILES["best"].removesuffix(".ckpt"),
+                           monitor=monitor if best else None, mode=mode, save_top_k=1 if best else 0,
+                           save_last=train.checkpoint in ("last", "both"), save_weights_only=True,
+                           auto_insert_metric_name=False, enable_version_counter=False, verbose=False)
+
+
+def save_for_loading(cell: Cell, data, folder: str) -> dict[str, str]:
+    """Beside a cell's checkpoints, what rebuilding its module needs without the data directory,
+    as plain JSON: the cell's config (cell.json) and, for a task with a vocabulary (the language
+    models), its id -> token list (vocab.json). Returns {best|last: path} of the checkpoints saved."""
+    saved = {which: os.path.join(folder, name) for which, name in CHECKPOINT_FILES.items()
+             if os.path.exists(os.path.join(folder, name))}
+    if not saved:
+        return saved
+    for path in saved.values():
+        weights_only(path)
+    vocab = getattr(getattr(data, "corpus", None), "vocab", None)
+    about = {"cell": cell.name, "group": cell.group, "config": cell.config(),
+             "vocab": VOCAB_FILE if vocab is not None else None}
+    with open(os.path.join(folder, CELL_FILE), "w", encoding="utf-8") as f:
+        json.dump(about, f, indent=1, default=list)
+    if vocab is not None:
+        with open(os.path.join(folder, VOCAB_FILE), "w", encoding="utf-8") as f:
+            json.dump(list(vocab), f, ensure_ascii=False)
+    return saved
+
+
+def weights_only(path: str) -> None:
+    """Make sure torch.load(path, weights_only=True) reads the checkpoint: a Lightning file holding
+    anything else (a callback's state, hparams of a type torch refuses) is rewritten as its state dict."""
+    try:
+        torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - unpickling refused: keep the tensors alone
+        state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+        torch.save({"state_dict": {k: v.detach().cpu() for k, v in state.items()}}, path)
 
 
 def fast_paths(module, train) -> None:

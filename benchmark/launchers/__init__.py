@@ -20,6 +20,7 @@ from benchmark.engine.cells import Cell, check_own_files
 from benchmark.engine.environment import available_cpus
 from benchmark.engine.lock import RunLock
 from benchmark.engine.progress import Progress
+from benchmark.engine import run_config
 from benchmark.engine.records import FAILED, LOST, SKIPPED, na_record
 from benchmark.engine.store import ResultsStore
 from benchmark.errors import ConfigError, MatrixInterrupted, signal_number
@@ -41,17 +42,21 @@ class Summary:
 
 def run_matrix(cells: list[Cell], out_dir, data_dir=None, retry_failed=False, stream=sys.stdout, *,
                launcher="local", parallel=1, devices=1, threads=None, ray_address=None, wandb="disabled",
-               wandb_project=tracking.DEFAULT_PROJECT, slurm_cluster=None) -> Summary:
-    """`wandb`: online, offline, disabled, or None to choose (see `tracking.resolve_mode`).
+               wandb_project=tracking.DEFAULT_PROJECT, slurm_cluster=None, config_text=None) -> Summary:
+    """`wandb`: online, offline, disabled, None to choose (see `tracking.resolve_mode`), or a
+    planned `tracking.Tracking`.
     `parallel`: cells in flight, or "auto" to choose from the free cores or GPU memory (`packing`).
     `threads`: torch intra-op threads of each cell; None = this process's setting for cells run
-    here, an equal share of the cores for workers (`--parallel`, Ray, Slurm)."""
+    here, an equal share of the cores for workers (`--parallel`, Ray, Slurm).
+    `config_text`: the run's resolved config (engine.run_config), kept as OUT/config.yaml."""
     _check(launcher, parallel, devices)
     check_own_files(cells, data_dir)  # a mistyped path: exit 2 now, not a cell skipped later
     out = Path(out_dir).resolve()
     try:
         with RunLock(out):
             store = ResultsStore(out)
+            if config_text is not None:  # under the lock: a concurrent run in this folder cannot interleave
+                run_config.keep(out, config_text)
             latest = store.latest()
             summary = Summary()
             for cell in cells:  # n/a cells cost nothing: record them first so tables list them
@@ -61,7 +66,13 @@ def run_matrix(cells: list[Cell], out_dir, data_dir=None, retry_failed=False, st
             summary.skipped = len(cells) - len(todo)
             parallel = packing.resolve(parallel, len(todo), threads, latest.values(), available_cpus(),
                                        functools.partial(print, file=stream))
-            tracked = tracking.plan(wandb, wandb_project, out, stream) if todo else tracking.Tracking()
+            if not todo:
+                tracked = tracking.Tracking()
+            elif isinstance(wandb, tracking.Tracking):  # planned by the caller (a measurement's folder, its group)
+                tracked = wandb
+            else:
+                tracked = tracking.plan(wandb, wandb_project, out, stream)
+            tracked = tracking.with_names(tracked, cells)
             jobs = [Job(c, str(out), str(Path(data_dir).resolve()) if data_dir else None, tracked, devices, threads,
                         launcher) for c in todo]
             progress = Progress(len(cells), len(todo), stream, parallel=parallel)

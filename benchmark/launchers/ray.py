@@ -23,7 +23,7 @@ def import_ray():
     try:
         import ray  # the optional extra rnnbench[ray]: imported only when this launcher runs
     except ImportError:
-        raise ConfigError("--launcher ray needs Ray: pip install 'rnnbench[ray]'") from None
+        raise ConfigError("--launcher ray needs Ray: pip install 'ray>=2.9' (in the checkout: pip install '.[ray]')") from None
     return ray
 
 

@@ -22,7 +22,8 @@ def import_submitit():
     try:
         import submitit  # the optional extra rnnbench[slurm]: imported only when this launcher runs
     except ImportError:
-        raise ConfigError("--launcher slurm needs submitit: pip install 'rnnbench[slurm]'") from None
+        raise ConfigError("--launcher slurm needs submitit: pip install 'submitit>=1.5' (in the checkout: pip install "
+                          "'.[slurm]')") from None
     return submitit
 
 

@@ -20,7 +20,7 @@ import socket
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -41,6 +41,7 @@ class Tracking:
     project: str = DEFAULT_PROJECT
     group: str = ""
     folder: str = ""  # the results folder; wandb writes under <folder>/wandb
+    names: tuple = ()  # (cell key, run name) where a name carries settings (`run_names`)
 
     @property
     def enabled(self) -> bool:
@@ -105,7 +106,24 @@ def plan(flag: str | None, project: str, folder, stream=None) -> Tracking:
         warn_once(f"W&B server {_host()} unreachable; logging offline", stream)
         mode = "offline"
     folder = Path(folder).resolve()
-    return Tracking(mode, project or DEFAULT_PROJECT, _group(folder) if mode != "disabled" else "", str(folder))
+    project = project or DEFAULT_PROJECT
+    if mode == "disabled":
+        return Tracking(mode, project, "", str(folder))
+    group = _group(folder)
+    (folder / "wandb" / "project").write_text(project + "\n")  # for `report` and `wandb dashboard` later
+    return Tracking(mode, project, group, str(folder))
+
+
+def reopen(folder, stream=None) -> Tracking | None:
+    """The tracking of a folder whose cells logged to W&B (its group and project kept in
+    <folder>/wandb), in the mode W&B would choose now (`plan`); None if it never logged."""
+    folder = Path(folder).resolve()
+    if not (folder / "wandb" / "group").is_file():
+        return None
+    project_file = folder / "wandb" / "project"
+    project = project_file.read_text().strip() if project_file.is_file() else DEFAULT_PROJECT
+    tracked = plan(None, project, folder, stream)
+    return tracked if tracked.enabled else None
 
 
 def _group(folder: Path) -> str:
@@ -117,6 +135,33 @@ def _group(folder: Path) -> str:
     group = f"{folder.name}-{uuid.uuid4().hex[:6]}"
     path.write_text(group + "\n")
     return group
+
+
+def run_names(cells) -> dict[str, str]:
+    """{cell key: run name} for cells that share a name (task/model/backend/seedN) but not their
+    settings: the name gets the settings that differ among them, as `--set` spells them
+    (`copy/lstm/cudnn/seed0 copy.delay=40`), so the dashboard tells the runs apart."""
+    def flat(cell) -> dict:
+        cfg = cell.config()
+        return {**{f"{cell.task}.{k}": v for k, v in cfg["settings"].items()},
+                **{f"{section}.{k}": v for section in ("model", "train") for k, v in cfg[section].items()}}
+
+    by_name: dict[str, list] = {}
+    for cell in cells:
+        by_name.setdefault(cell.name, []).append(cell)
+    names = {}
+    for name, same in by_name.items():
+        if len({c.key for c in same}) < 2:
+            continue
+        values = [flat(c) for c in same]
+        differ = [k for k in values[0] if len({repr(v.get(k)) for v in values}) > 1]
+        for cell, v in zip(same, values):
+            names[cell.key] = " ".join([name, *(f"{k}={v[k]}" for k in differ)])
+    return names
+
+
+def with_names(tracked: Tracking, cells) -> Tracking:
+    return replace(tracked, names=tuple(run_names(cells).items())) if tracked.enabled else tracked
 
 
 def wandb_settings():
@@ -136,7 +181,7 @@ def cell_logger(tracking: Tracking, cell):
     config = {**cell.config(), "cell": cell.name, "key": cell.key, "group_hash": cell.group,
               "family": model.family, "direction": "bi" if model.bidirectional else "uni"}
     config[cell.task] = config.pop("settings")
-    options = dict(project=tracking.project, name=cell.name, group=tracking.group, job_type=cell.task,
+    options = dict(project=tracking.project, name=dict(tracking.names).get(cell.key, cell.name), group=tracking.group, job_type=cell.task,
                    tags=[model.family, "bi" if model.bidirectional else "uni", model.backend],
                    config=config, save_dir=tracking.folder, settings=wandb_settings())
     logger = _quiet(WandbLogger(mode=tracking.mode, **options))

@@ -27,9 +27,10 @@ def module(name: str):
 
 
 def measure(name: str, profile: str, out_dir, reuse: bool = False, seeds: int | None = None,
-            overrides: dict | None = None) -> dict:
+            overrides: dict | None = None, tracking=None) -> dict:
     """Run one measurement into out_dir/<module name>/ (or reuse a finished one with the same
-    settings). `seeds`: how many (default: the profile's); `overrides`: `--set` tree."""
+    settings). `seeds`: how many (default: the profile's); `overrides`: `--set` tree;
+    `tracking`: a planned launchers.tracking.Tracking its trained cells log to (memory span)."""
     settings = load(profile, MEASUREMENTS[name], seeds, overrides)  # bad settings: reported before torch loads
     mod = module(name)
     folder = Path(out_dir) / mod.NAME
@@ -41,7 +42,8 @@ def measure(name: str, profile: str, out_dir, reuse: bool = False, seeds: int | 
             return old
     print(f"{name}: measuring ({profile} profile) into {folder}")
     start = time.perf_counter()
-    result = mod.run(settings, folder, profile)
+    trains = getattr(mod, "TRAINS_CELLS", False)  # the one that trains cells through the launchers
+    result = mod.run(settings, folder, profile, tracking=tracking) if trains else mod.run(settings, folder, profile)
     result.setdefault("wall_s", round(time.perf_counter() - start, 1))
     results.write(folder, mod.NAME, result)
     return result

@@ -53,7 +53,7 @@ import torch
 
 from benchmark.config import parse_stop_at, profiles
 from benchmark.engine.cells import Cell, build_cells
-from benchmark.engine.environment import device, provenance
+from benchmark.engine.environment import available_cpus, device, provenance
 from benchmark.engine.runner import build_module
 from benchmark.engine.store import ResultsStore
 from benchmark.launchers import run_matrix
@@ -170,7 +170,11 @@ def plan(kind, task, arm, lag, seed, lr, steps, settings, profile) -> Planned:
 
 
 # --- training ---------------------------------------------------------------------------
-def run(settings: dict, out_dir, profile: str) -> dict:
+TRAINS_CELLS = True  # measurements.measure passes `tracking` (W&B) on to the launchers
+
+
+def run(settings: dict, out_dir, profile: str, tracking=None) -> dict:
+    """`tracking`: a planned W&B Tracking every trained cell logs to (`measure --wandb`), or None."""
     start = time.perf_counter()
     store_dir = Path(out_dir) / "cells"
     tasks = {t: sorted(int(x) for x in lags) for t, lags in settings["tasks"].items() if lags}
@@ -179,18 +183,18 @@ def run(settings: dict, out_dir, profile: str) -> dict:
     announce(settings, profile, tasks, times, store_dir)
     rows, tuning, chosen, failed = [], [], {}, 0
     for task, lags in tasks.items():
-        table, best, n_failed = tune(settings, profile, task, store_dir)
+        table, best, n_failed = tune(settings, profile, task, store_dir, tracking)
         tuning += table
         chosen[task] = best
         failed += n_failed
         grid = [plan("grid", task, arm, lag, seed, best[arm.name], cap(settings, task, lag), settings, profile)
                 for lag in lags for arm in arms(settings, task) for seed in settings["seeds"]]
-        failed += train(grid, store_dir, settings, f"{task}: {len(grid)} cells of the grid")
+        failed += train(grid, store_dir, settings, f"{task}: {len(grid)} cells of the grid", tracking)
         task_rows = rows_of(grid, store_dir, settings)
         reruns = rerun_plan(task_rows, settings, profile, task, lags)
         if reruns:
             failed += train(reruns, store_dir, settings, f"{task}: {len(reruns)} reruns at {RERUN_FACTOR}x the cap of "
-                                                         f"each arm's first failing lag")
+                                                         f"each arm's first failing lag", tracking)
         rows += task_rows + rows_of(reruns, store_dir, settings)
     arm_list = [{**a.describe(t), "task": t, "lr": chosen[t][a.name],
                  "at_edge": next(r["at_edge"] for r in tuning if r["task"] == t and r["arm"] == a.name and r["chosen"])}
@@ -207,12 +211,13 @@ def rules() -> dict:
             "trend_tail": TREND_TAIL, "trend_p": TREND_P, "min_trend_points": MIN_TREND_POINTS, "rerun_seeds": RERUN_SEEDS, "rerun_factor": RERUN_FACTOR}
 
 
-def train(planned: list[Planned], store_dir, settings, what: str) -> int:
+def train(planned: list[Planned], store_dir, settings, what: str, tracking=None) -> int:
     print(f"memory-span: {what}")
-    return len(run_matrix([p.cell for p in planned], store_dir, parallel=settings.get("parallel", 1)).failed)
+    return len(run_matrix([p.cell for p in planned], store_dir, parallel=settings.get("parallel", 1),
+                          wandb=tracking or "disabled").failed)
 
 
-def tune(settings, profile, task, store_dir) -> tuple[list[dict], dict, int]:
+def tune(settings, profile, task, store_dir, tracking=None) -> tuple[list[dict], dict, int]:
     """(the tuning table: one row per arm and rate, each arm's chosen rate, failed cells)."""
     spec = settings["tuning"]
     lag, seeds = int(spec["lag"][task]), list(spec["seeds"])
@@ -222,7 +227,8 @@ def tune(settings, profile, task, store_dir) -> tuple[list[dict], dict, int]:
         planned = [plan("tuning", task, arm, lag, seed, lr, steps, settings, profile)
                    for arm in arms(settings, task) for lr in grid for seed in seeds]
         failed += train(planned, store_dir, settings, f"{task}: tuning, {len(grid)} rates x {len(arms(settings, task))} "
-                                                      f"arms x {len(seeds)} seeds at lag {lag}, {steps} steps each")
+                                                      f"arms x {len(seeds)} seeds at lag {lag}, {steps} steps each",
+                        tracking)
         table, best = tuning_table(rows_of(planned, store_dir, settings), grid)
         low = any(lr == grid[0] for lr in best.values()) and "low" not in extended
         high = any(lr == grid[-1] for lr in best.values()) and "high" not in extended
@@ -454,7 +460,8 @@ def announce(settings, profile, tasks, times, store_dir) -> float:
     cap; cells that solve stop sooner; reruns add at most RERUN_FACTOR x a lag's cap for
     RERUN_SEEDS seeds per arm). Returns the bound in seconds."""
     done = ResultsStore(store_dir).latest()
-    parallel = max(1, int(settings.get("parallel", 1)))
+    parallel = settings.get("parallel", 1)
+    parallel = available_cpus() if parallel == "auto" else max(1, int(parallel))  # auto's choice on an idle CPU
     total, bound, rerun_bound = 0, 0.0, 0.0
     for task, lags in tasks.items():
         spec = settings["tuning"]

@@ -32,8 +32,9 @@ POSITIVES = ("a list of finite numbers > 0",
              lambda v: isinstance(v, list) and bool(v) and all(finite(x) and x > 0 for x in v))
 FLAG = ("true or false", lambda v: isinstance(v, bool))
 TREE = ("a mapping (KEY: VALUE)", lambda v: isinstance(v, dict))
+PARALLEL = ("auto or an integer >= 1", lambda v: v == "auto" or count(v, 1))  # as `run --parallel`
 KEYS = {
-    "memory_span": {"tasks": TREE, "hidden": COUNT, "solved": TREE, "caps": TREE, "tuning": TREE, "parallel": COUNT,
+    "memory_span": {"tasks": TREE, "hidden": COUNT, "solved": TREE, "caps": TREE, "tuning": TREE, "parallel": PARALLEL,
                     "train": TREE},
     "gradient_flow": {"hidden": COUNT, "lags": COUNTS, "batch": COUNT, "inits": TREE, "radii": POSITIVES},
     "speed": {"families": NAMES, "backends": NAMES, "precisions": NAMES, "compile": FLAG, "hidden": COUNTS,

@@ -935,10 +935,13 @@ def announce(profile: str, seeds: int | None, overrides: dict | None) -> None:
         print(f"  {aspect:<17} {text}")
 
 
-def reproduce(profile: str, out_dir, seeds: int | None = None, overrides: dict | None = None) -> int:
+def reproduce(profile: str, out_dir, seeds: int | None = None, overrides: dict | None = None, tracking=None) -> int:
+    """`tracking`: a planned W&B Tracking (`reproduce --wandb`): the trained cells log to it and
+    a summary run holds the answer card, the detail table and every figure."""
     out = Path(out_dir)
     announce(profile, seeds, overrides)
-    results = {name: measure(name, profile, out, reuse=True, seeds=seeds, overrides=overrides) for name in ORDER}
+    results = {name: measure(name, profile, out, reuse=True, seeds=seeds, overrides=overrides, tracking=tracking)
+               for name in ORDER}
     start = time.perf_counter()
     for result in results.values():
         plots.draw(result, out / result["name"])
@@ -952,6 +955,10 @@ def reproduce(profile: str, out_dir, seeds: int | None = None, overrides: dict |
     print(render_tables([card(rows, title, meta)], "md"))
     print(f"table: {out / 'rnn_vs_lstm.md'} (card, detail, arms, tuning; + .csv .tex .json); "
           f"report: python -m benchmark report {out}")
+    if tracking is not None and tracking.enabled:
+        from benchmark.reports.wandb_summary import frame_of, log_summary
+        log_summary(tracking, "reproduce", {"table/answer_card": frame_of(card(rows, title, meta).frame),
+                                            "table/detail": frame_of(pd.DataFrame(rows))}, {})
     return 0
 
 
