@@ -495,28 +495,45 @@ def default_parallel(args):
 
 
 def _report_run(out, summary) -> int:
-    from benchmark.engine.progress import time_breakdown
+    from benchmark.engine.progress import count, time_breakdown
     from benchmark.engine.store import ResultsStore
     from benchmark.reports.tables import render, summarise
 
     records = ResultsStore(out).current()
     print()
     print(render(summarise(records), "md"))
-    print(f"results: {out}/results.jsonl ({summary.ran} cells run, {summary.skipped} already done or n/a)")
+    print(f"results: {out}/results.jsonl ({count(summary.ran)} run, {summary.skipped} already done or n/a)")
     print(time_breakdown(summary.records))  # this run's cells, not earlier runs' in the same folder
     busy = [r["cell"] for r in summary.records if r.get("contended")]
     if busy:
-        print(f"warning: {len(busy)} cell(s) trained while other work took their CPU time (marked '(busy)' in "
+        print(f"warning: {count(len(busy))} trained while other work took their CPU time (marked '(busy)' in "
               f"the tables); their tokens/s are not this machine's: {', '.join(busy[:5])}"
               f"{' ...' if len(busy) > 5 else ''}", file=sys.stderr)
-    for r in summary.skipped_cells:
-        print(f"skipped {r['cell']}: {r['reason']}", file=sys.stderr)
+    for reason, names in skipped_by_reason(summary.skipped_cells).items():  # each reason once
+        print(f"skipped {names}: {reason}", file=sys.stderr)
+    diverged = getattr(summary, "diverged", [])
+    if diverged:  # trained, loss blew up: metrics kept, never best
+        print(f"{count(len(diverged))} diverged (metrics kept, never best; run again with --retry-failed):",
+              file=sys.stderr)
+        for r in diverged:
+            print(f"  {r['cell']}: {r.get('reason')}", file=sys.stderr)
     if summary.failed:
-        print(f"{len(summary.failed)} cell(s) failed (run again with --retry-failed):", file=sys.stderr)
+        print(f"{count(len(summary.failed))} failed (run again with --retry-failed):", file=sys.stderr)
         for r in summary.failed:
             print(f"  {r['cell']}: {r['error']}", file=sys.stderr)
-        return 1
-    return 0
+    return 1 if summary.failed or diverged else 0
+
+
+def skipped_by_reason(records) -> dict[str, str]:
+    """{reason: the cells skipped for it}: "copy/rnn/cudnn/seed0" or "6 cells (smnist/rnn/cudnn/seed0 ...
+    smnist/bigru/cudnn/seed0)", so a long reason (the data to put where) is said once."""
+    from benchmark.engine.progress import count
+
+    groups = {}
+    for r in records:
+        groups.setdefault(r.get("reason") or "no reason recorded", []).append(r["cell"])
+    return {reason: ", ".join(cells) if len(cells) <= 2 else f"{count(len(cells))} ({cells[0]} ... {cells[-1]})"
+            for reason, cells in groups.items()}
 
 
 def cmd_table(args) -> int:

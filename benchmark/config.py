@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import math
 import os
 import re
@@ -23,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from benchmark import families
-from benchmark.errors import ConfigError
+from benchmark.errors import ConfigError, closest
 
 def config_dir() -> Path:
     """RNNBENCH_CONFIG_DIR (a whole folder laid out like configs/), else the copy a wheel ships as
@@ -75,8 +74,8 @@ class ModelConfig:
     forget_bias: float = 1.0   # LSTM forget-gate bias under init orthogonal
 
     def __post_init__(self):
-        _check(self.variant in VARIANTS, "model", self.variant, f"one of {', '.join(VARIANTS)}")
-        _check(self.backend in BACKENDS, "backend", self.backend, f"one of {', '.join(BACKENDS)}")
+        _check(self.variant in VARIANTS, "model", self.variant, f"one of {', '.join(VARIANTS)}", VARIANTS)
+        _check(self.backend in BACKENDS, "backend", self.backend, f"one of {', '.join(BACKENDS)}", BACKENDS)
         _check(count(self.hidden, 1), "model.hidden", self.hidden, "a positive integer")
         _check(count(self.num_layers) and self.num_layers in (1, 2, 3), "model.num_layers", self.num_layers,
                "1, 2 or 3")
@@ -141,9 +140,10 @@ def parse_init(init) -> tuple[str, float | None]:
     return kind, value
 
 
-def _check(ok: bool, what: str, value, allowed: str) -> None:
+def _check(ok: bool, what: str, value, allowed: str, known=()) -> None:
+    """ConfigError unless `ok`; with `known` (the names allowed) it says the nearest ("did you mean")."""
     if not ok:
-        raise ConfigError(f"bad {what} {show(value)}: expected {allowed}")
+        raise ConfigError(f"bad {what} {show(value)}: expected {allowed}{closest(value, known) if known else ''}")
 
 
 _SHOW = reprlib.Repr()
@@ -157,13 +157,6 @@ def show(value, limit: int = 80) -> str:
     items that load as a few shared lists) is shown in microseconds, never in gigabytes."""
     text = _SHOW.repr(value)
     return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-def closest(name, known) -> str:
-    """The end of an unknown-name message: "; did you mean 'model'?" for the known name nearest
-    a misspelled one, "" when none is near."""
-    match = difflib.get_close_matches(str(name), [str(k) for k in known], n=1)
-    return f"; did you mean {match[0]!r}?" if match else ""
 
 
 def finite(value) -> bool:

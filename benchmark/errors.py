@@ -5,7 +5,7 @@ Each message names the thing that is wrong and the fix. How each is handled:
 - DataError: bad or missing input data; the message names the file (and line). The cell fails.
 - DataUnavailable: the data cannot be had here (offline, no local copy); the cell is
   recorded as `skipped`, not failed, and runs again on the next `run`.
-- NonFiniteLoss: training diverged; the cell is recorded as failed and the matrix goes on.
+- NonFiniteLoss: training diverged; the cell is recorded as `diverged` and the matrix goes on.
 - Terminated: SIGTERM or SIGHUP (a scheduler, a container, a closed terminal), raised where the
   program is as Ctrl-C's KeyboardInterrupt is, so every path that stops cleanly for one stops
   for the other (cli.main installs the handlers).
@@ -13,6 +13,8 @@ Each message names the thing that is wrong and the fix. How each is handled:
   in progress is not recorded (it runs again on resume); the command says how many were kept
   and exits 128 + the signal's number (130 for SIGINT, 143 for SIGTERM), never 0.
 """
+
+import difflib
 
 
 class ConfigError(ValueError):
@@ -28,7 +30,14 @@ class DataUnavailable(RuntimeError):
 
 
 class NonFiniteLoss(FloatingPointError):
-    """Training diverged; the cell is recorded as failed and the matrix goes on."""
+    """Training diverged; the cell is recorded as `diverged` and the matrix goes on."""
+
+
+def closest(name, known) -> str:
+    """The end of an unknown-name message: "; did you mean 'model'?" for the known name nearest
+    a misspelled one, "" when none is near."""
+    match = difflib.get_close_matches(str(name), [str(k) for k in known], n=1)
+    return f"; did you mean {match[0]!r}?" if match else ""
 
 
 SIGINT = 2  # signal.SIGINT; the number, so this bottom layer imports nothing

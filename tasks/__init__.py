@@ -55,7 +55,8 @@ def get_task(name: str):
         raise ConfigError(f"task {name!r} comes from a plug-in that did not load ({_FAILED[name]}); "
                           f"fix or uninstall the package that provides it")
     if name not in tasks:
-        raise ConfigError(f"unknown task {name!r}; choose from: {', '.join(tasks)}")
+        from benchmark.config import closest
+        raise ConfigError(f"unknown task {name!r}; choose from: {', '.join(tasks)}{closest(name, tasks)}")
     return tasks[name]
 
 

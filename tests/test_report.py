@@ -162,7 +162,7 @@ def _run(tasks, models, extra=()):
 @pytest.fixture(scope="module")
 def matrix_dir(tmp_path_factory):
     """A real run folder: copy and adding x rnn, lstm; copy/rnn again at a second delay; a cell
-    whose training diverges (failed); one whose data was missing (skipped)."""
+    whose training diverges (diverged); one whose data was missing (skipped)."""
     out = tmp_path_factory.mktemp("matrix")
     quiet = open(os.devnull, "w")
     run_matrix(_run("copy,adding", ["rnn", "lstm"]), out, stream=quiet)
@@ -176,7 +176,7 @@ def matrix_dir(tmp_path_factory):
 
 def test_matrix_report_shows_tables_curves_speed_memory_and_every_cell(matrix_dir):
     records = ResultsStore(matrix_dir).current()
-    assert {r["status"] for r in records} == {"ok", "failed", "skipped"}
+    assert {r["status"] for r in records} == {"ok", "diverged", "skipped"}
     path = write_report(matrix_dir)
     page = path.read_text()
     assert path.stat().st_size >= 20_000 and "<table" in page
@@ -185,11 +185,11 @@ def test_matrix_report_shows_tables_curves_speed_memory_and_every_cell(matrix_di
         png = matrix_dir / "plots" / name
         assert base64.b64encode(png.read_bytes()).decode() in page
     assert "Rough numbers" in page and "--profile full" in page
-    assert "7: 5 ok, 1 failed, 1 skipped" in page
+    assert "7: 5 ok, 1 diverged, 0 failed, 1 skipped" in page
     details = page[page.index("<details><summary>Cells"):]
     for r in records:
         assert f">{r['cell']}</td>" in details
-    assert "no data: put it in DATA/copy" in details and re.search(r'class="[^"]* failed"', details)
+    assert "no data: put it in DATA/copy" in details and re.search(r'class="[^"]* diverged"', details)
     assert not re.search(r"""(src|href)\s*=\s*["']?https?:""", page) and "<script" not in page
 
 

@@ -25,6 +25,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from benchmark.bench import provenance_line
 from benchmark.bench.overhead import plain_module, plain_step, train_batches
+from benchmark.bench.step_profile import quiet_profiler
 from benchmark.engine.cells import Cell
 from benchmark.engine.environment import synchronize
 from benchmark.engine.runner import quiet_lightning, run_cell
@@ -105,10 +106,16 @@ def profile_step(cell: Cell, data_dir, steps: int = 3, rows: int = 10) -> str:
     step(next(batches))
     cuda = device.type == "cuda"
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
-    with profile(activities=activities) as prof:
+    prof = profile(activities=activities)
+    with quiet_profiler():  # kineto's "profiler_start"/"profiler_stop" lines stay out of the plan
+        prof.start()
+    try:
         for _ in range(steps):
             step(next(batches))
         synchronize(device)
+    finally:
+        with quiet_profiler():
+            prof.stop()
     key = "self_cuda_time_total" if cuda else "self_cpu_time_total"
     return prof.key_averages().table(sort_by=key, row_limit=rows)
 
@@ -129,12 +136,13 @@ def main(cells: list[Cell], steps: int, data_dir=None, parallel: int = 1) -> int
           f"each trained {steps} steps to time a step, threads={torch.get_num_threads()}")
     print(provenance_line())
     print(f"{'cell':<32} {'steps':>7} {'ms/step':>9} {'eval ms':>8} {'train':>9} {'eval':>8} {'fixed':>7} {'total':>9}")
-    estimates = []
+    estimates, said = [], {}  # (task, why not timed) -> the first cell it was said for
     with tempfile.TemporaryDirectory(prefix="rnnbench-plan-") as out:
         for cell in cells:
             e = estimate(cell, steps, data_dir, out)
-            if isinstance(e, str):
-                print(f"{cell.name:<32} not timed: {e}")
+            if isinstance(e, str):  # a task's data absent: its every model says the same, once is enough
+                first = said.setdefault((cell.task, e), cell.name)
+                print(f"{cell.name:<32} not timed: {e if first == cell.name else 'as ' + first}")
                 continue
             estimates.append(e)
             print(f"{cell.name:<32} {cell.train.max_steps:>7} {e.step_s * 1e3:>9.2f} {e.eval_s * 1e3:>8.2f} "

@@ -9,6 +9,11 @@ device time is far below its host time leaves the GPU idle. Without a GPU device
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import warnings
+
 import lightning as L
 import torch
 from torch.profiler import ProfilerActivity, profile, record_function
@@ -16,6 +21,34 @@ from torch.profiler import ProfilerActivity, profile, record_function
 from benchmark.engine.environment import synchronize
 
 STEP = "rnnbench.train_step"
+
+
+@contextlib.contextmanager
+def quiet_profiler():
+    """Around a profiler's start and stop: its own chatter silenced. Kineto writes lines such as
+    "USDT:... SyncActivityProfilerHandler.cpp:52] profiler_start" straight to file descriptor 2
+    (no environment variable turns them off), and torch warns through Python: both are dropped
+    here, for these calls only (the steps profiled in between keep stderr)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):  # no descriptor 2 to redirect: the warnings filter is all
+            yield
+            return
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 2)
+            yield
+        finally:
+            try:
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(null)
 
 
 class StepWindow:
@@ -30,7 +63,8 @@ class StepWindow:
             return
         if step == 1:
             synchronize(self.device)  # the first step's kernels stay outside
-            self.prof.start()
+            with quiet_profiler():
+                self.prof.start()
         self._mark = record_function(STEP)
         self._mark.__enter__()
 
@@ -44,7 +78,8 @@ class StepWindow:
         if not self.steps:
             raise ValueError("the profiled window held no step: give --steps >= 2")
         synchronize(self.device)
-        self.prof.stop()
+        with quiet_profiler():
+            self.prof.stop()
         events = self.prof.key_averages()
         host_us = next(e.cpu_time_total for e in events if e.key == STEP)
         device_us = sum(e.self_device_time_total for e in events) if self.device.type == "cuda" else None

@@ -129,7 +129,8 @@ def settings_from_defaults(task: str, defaults: Mapping, values: Mapping | None)
     values = dict(values or {})
     unknown = sorted(set(values) - set(defaults))
     if unknown:
-        raise ConfigError(f"unknown {task} setting(s) {unknown}; allowed: {', '.join(defaults)}")
+        raise ConfigError(f"unknown {task} setting(s) {unknown}; allowed: {', '.join(defaults)}"
+                          f"{config.closest(unknown[0], defaults)}")
     return {**defaults, **{k: config._coerce(v, defaults[k], f"{task}.{k}") for k, v in values.items()}}
 
 

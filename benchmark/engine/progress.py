@@ -22,6 +22,11 @@ def _clock(seconds: float) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
 
 
+def count(n: int, word: str = "cell") -> str:
+    """"1 cell", "2 cells", "0 cells": the run's summary lines."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 class Progress:
     def __init__(self, total: int, to_run: int, stream=sys.stdout, parallel: int = 1):
         self.total, self.to_run, self.stream, self.parallel = total, to_run, stream, max(1, parallel)
@@ -30,7 +35,7 @@ class Progress:
         self._t0 = time.perf_counter()
         # isatty() decides, not rich's own detection: rich also treats e.g. FORCE_COLOR as a terminal.
         self.console = Console(file=stream, force_terminal=True, highlight=False) if is_terminal(stream) else None
-        self._say(f"matrix: {total} cells, {total - to_run} already done or n/a, {to_run} to run")
+        self._say(f"matrix: {count(total)}, {total - to_run} already done or n/a, {to_run} to run")
 
     def _say(self, line: str) -> None:
         if self.console is not None:
@@ -51,7 +56,8 @@ class Progress:
         took = time.perf_counter() - self._t0 if took is None else took
         self.done, self.ran, self.spent = self.done + 1, self.ran + 1, self.spent + took
         eta = self.spent / self.ran * (self.to_run - self.ran) / self.parallel
-        detail = record.get("error", "") if record["status"] == "failed" else ""
+        detail = record.get("error", "") if record["status"] == "failed" else \
+            record.get("reason", "") if record["status"] == "diverged" else ""
         self._say(f"[{self.done}/{self.total}] {name} {record['status']} in {took:.1f}s"
                   f" | ETA {_clock(eta)} {detail}".rstrip())
 
@@ -129,6 +135,6 @@ def time_breakdown(records: list[dict], slowest: int = 5) -> str:
     wall = sum(r["wall_s"] for r in timed)
     train = sum(r.get("train_s") or 0.0 for r in timed)
     top = sorted(timed, key=lambda r: r["wall_s"], reverse=True)[:slowest]
-    return (f"time: {len(timed)} cells, {wall:.1f}s in cells ({train:.1f}s training loops, "
+    return (f"time: {count(len(timed))}, {wall:.1f}s in cells ({train:.1f}s training loops, "
             f"{wall - train:.1f}s data, setup, validation and test)\n"
-            "slowest cells: " + ", ".join(f"{r['cell']} {r['wall_s']:.1f}s" for r in top))
+            f"slowest {'cell' if len(top) == 1 else 'cells'}: " + ", ".join(f"{r['cell']} {r['wall_s']:.1f}s" for r in top))

@@ -13,14 +13,19 @@ the one place a record is read as this version has it; every reader calls it.
 """
 from __future__ import annotations
 
+import math
 from typing import Literal, TypedDict
 
 from benchmark.config import ModelConfig, TrainConfig
 from benchmark.engine.cells import (Cell, current_config, current_settings_defaults, declared_defaults, group_hash,
                                     settings_defaults)
 
-Status = Literal["ok", "failed", "skipped", "n/a", "lost"]
+Status = Literal["ok", "diverged", "failed", "skipped", "n/a", "lost"]
 OK, FAILED, SKIPPED, NA, LOST = "ok", "failed", "skipped", "n/a", "lost"
+# Trained, but the loss blew up (non-finite, or above DIVERGED_LOSS): metrics kept where there are
+# any, never a table's best; `--retry-failed` runs it again, as it does a failed cell (`finalise`).
+DIVERGED = "diverged"
+DIVERGED_LOSS = 1e6
 # 2: records carry `record_version` and `settings_defaults`. Bump it when a task setting is added,
 # removed or its default changes (tests/test_records_alone.py pins the task settings it stands for):
 # the records written before are then upgraded through the task modules, which know the new ones.
@@ -61,7 +66,7 @@ class CellRecord(TypedDict, total=False):
     warmup_step_s: float     # the first step, timed apart (seconds)
     train_tokens_per_s: float  # steady state, steps 2..N
     peak_mem_bytes: int
-    peak_mem_kind: str       # cuda_max_allocated or cpu_rss_growth
+    peak_mem_kind: str       # cuda_max_allocated or cpu_rss_peak (before: cpu_rss_growth, over the cell's start)
     cpu_wait_share: float    # share of the training loop's runnable time spent waiting for a CPU
     contended: bool          # cpu_wait_share above throughput.CONTENDED: tokens/s measured on a busy CPU
     reached_target: bool     # train.stop_at set: the last validation met it (training stopped there)
@@ -90,7 +95,7 @@ class CellRecord(TypedDict, total=False):
 # without them is no record: the store reports it once, ignores it, and its cell runs again.
 REQUIRED = {"key": str, "cell": str, "group": str, "task": str, "model": str, "backend": str, "seed": int,
             "profile": str, "config": dict, "status": str}
-STORED = (OK, FAILED, SKIPPED, NA)  # the statuses a stored record has (a lost cell is never stored)
+STORED = (OK, DIVERGED, FAILED, SKIPPED, NA)  # the statuses a stored record has (a lost cell is never stored)
 
 
 def not_a_record(record) -> str | None:
@@ -127,10 +132,38 @@ def lost_record(cell: Cell, why: str) -> CellRecord:
             "error": f"{why}; its cell is not recorded and runs again on the next `run`"}
 
 
+def diverged(metrics) -> str | None:
+    """Why a cell's metrics say training diverged (a loss, train/val/test, above DIVERGED_LOSS, or
+    any metric non-finite), or None. Pure: the runner may call it on the metrics it measured."""
+    for name, value in (metrics or {}).items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            continue
+        if not math.isfinite(value):
+            return f"{name} is {value}"
+        if name.rpartition("/")[2] == "loss" and abs(value) > DIVERGED_LOSS:
+            return f"{name} {value:.3g} > {DIVERGED_LOSS:.0e}"
+    return None
+
+
+def finalise(record: CellRecord) -> CellRecord:
+    """The record with its final status: `ok` whose loss diverged (`diverged`), and `failed` by a
+    non-finite loss (errors.NonFiniteLoss, raised during or after training), become `diverged`
+    with a `reason`; metrics are kept. Every other record is returned as it is. `run_matrix`
+    calls it on each record before storing it, and `upgrade` on each record read (older folders)."""
+    status = record.get("status")
+    if status == OK and (why := diverged(record.get("metrics"))):
+        return {**record, "status": DIVERGED, "reason": f"training diverged: {why}; lower train.lr or set "
+                                                         f"train.grad_clip"}
+    if status == FAILED and str(record.get("error") or "").startswith("NonFiniteLoss: "):
+        return {**record, "status": DIVERGED, "reason": "training diverged: " + record["error"].partition(": ")[2]}
+    return record
+
+
 def upgrade(record: CellRecord) -> CellRecord:
     """The record as this version reads it: the one place a record is upgraded. Every reader
     (ResultsStore.current, the tables, `reproduce papers`) calls it; a current one costs nothing.
 
+    - every version: its final status (`finalise`: a diverged loss is `diverged`).
     - RECORD_VERSION: as written, its stored group and settings; model and train settings added
       since (known here without the task modules) take their defaults, and its group follows.
     - older (no `record_version`): through the task modules, once per read (torch loads): the
@@ -138,6 +171,7 @@ def upgrade(record: CellRecord) -> CellRecord:
       (engine.cells.current_config); its group and key are then this version's, and it gets
       its task's `settings_defaults`. A record of a task not registered here stays as written.
     """
+    record = finalise(record)  # a diverged cell stored as `ok` (or `failed`) before `diverged` existed
     cfg = record.get("config")
     if not isinstance(cfg, dict):
         return record

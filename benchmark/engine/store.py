@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 
 from benchmark.engine.lock import named, open_in_folder
-from benchmark.engine.records import FAILED, SKIPPED, CellRecord, not_a_record, upgrade
+from benchmark.engine.records import DIVERGED, FAILED, SKIPPED, CellRecord, finalise, not_a_record, upgrade
 
 CHUNK = 1 << 16
 _warned: set[tuple[str, int, int]] = set()  # (file, offset, hash of the line): each bad line is reported once
@@ -142,7 +142,7 @@ class ResultsStore:
         record = latest.get(key)
         if record is None or record["status"] == SKIPPED:  # skipped: data may be there now
             return True
-        return record["status"] == FAILED and retry_failed
+        return finalise(record)["status"] in (FAILED, DIVERGED) and retry_failed  # diverged: failed before it existed
 
 
 def _write_all(fd: int, data: bytes) -> None:

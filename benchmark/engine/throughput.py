@@ -10,10 +10,13 @@ the final validation and the loop's wind-down are not training. It is read after
 synchronisation at the start, after the first step and at the end only.
 
 Peak memory is torch's max allocated bytes on CUDA; on the CPU, where torch keeps no such
-counter, it is the growth of the process's resident set over the cell (`peak_mem_kind` says
-which): the kernel's high-water mark (VmHWM), reset at the start by writing 5 to
-/proc/self/clear_refs (Linux >= 4.0), so nothing runs beside training; where that reset is
-not allowed, a background thread samples the resident set every 10 ms.
+counter, it is the process's peak resident set during the cell (`peak_mem_kind`
+"cpu_rss_peak"): the kernel's high-water mark (VmHWM), reset at the cell's start by writing 5
+to /proc/self/clear_refs (Linux >= 4.0), so nothing runs beside training; where that reset is
+not allowed, a background thread samples the resident set every 10 ms. No baseline is
+subtracted: the growth over the cell's start (records before: `cpu_rss_growth`) depended on
+which cell ran first in the process (the first pays the allocator's and libraries' warm-up),
+while the peak resident set of a cell does not.
 
 Contention: `cpu_wait_share` is the share of its threads' runnable time over the training
 loop that the process spent waiting in the kernel's run queue for a CPU (Linux schedstat of
@@ -49,15 +52,15 @@ def _rss_high_water_bytes() -> int:
 
 
 class _RssHighWater:
-    """Peak RSS growth from the kernel's own counter: no thread, no sampling gaps."""
+    """Peak RSS from the kernel's own counter, reset at the start: no thread, no sampling gaps."""
 
     def __init__(self):
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")  # reset VmHWM to the current RSS
-        self.base = _rss_bytes()
+        _rss_high_water_bytes()  # no VmHWM line (StopIteration): sample instead
 
     def stop(self) -> int:
-        return max(0, _rss_high_water_bytes() - self.base)
+        return _rss_high_water_bytes()
 
 
 def _rss_meter():
@@ -69,23 +72,25 @@ def _rss_meter():
 
 
 class _RssSampler:
+    """Peak RSS sampled every `interval` s, where VmHWM cannot be reset (it would be the process's lifetime peak)."""
+
     def __init__(self, interval=0.01):
-        self.interval, self.base, self.peak = interval, _rss_bytes(), 0
+        self.interval, self.peak = interval, _rss_bytes()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
 
     def _loop(self):
         while not self._stop.wait(self.interval):
-            self.peak = max(self.peak, _rss_bytes() - self.base)
+            self.peak = max(self.peak, _rss_bytes())
 
     def stop(self) -> int:
         self._stop.set()
         self._thread.join()
-        return max(self.peak, _rss_bytes() - self.base)
+        return max(self.peak, _rss_bytes())
 
 
-PEAK_MEM_KIND = {"cuda": "cuda_max_allocated", "cpu": "cpu_rss_growth"}  # what peak_mem_bytes counts, by device
+PEAK_MEM_KIND = {"cuda": "cuda_max_allocated", "cpu": "cpu_rss_peak"}  # what peak_mem_bytes counts, by device
 CONTENDED = 0.1  # cpu_wait_share above which a cell's throughput counts as measured on a busy CPU
 PREFIX = "meter/"
 

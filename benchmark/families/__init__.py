@@ -20,7 +20,7 @@ import sys
 from importlib.metadata import entry_points
 from types import ModuleType
 
-from benchmark.errors import ConfigError
+from benchmark.errors import ConfigError, closest
 from benchmark.families.base import Family
 
 GROUP = "rnnbench.families"
@@ -70,7 +70,7 @@ def _add(found: dict, obj, source: str) -> None:
 def get(name: str) -> Family:
     known = families()
     if name not in known:
-        raise ConfigError(f"unknown family {name!r}; choose from: {', '.join(known)}")
+        raise ConfigError(f"unknown family {name!r}; choose from: {', '.join(known)}{closest(name, known)}")
     return known[name]
 
 

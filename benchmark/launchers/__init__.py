@@ -16,12 +16,13 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmark.config import closest
 from benchmark.engine.cells import Cell, check_own_files
 from benchmark.engine.environment import available_cpus
 from benchmark.engine.lock import RunLock
 from benchmark.engine.progress import Progress
 from benchmark.engine import run_config
-from benchmark.engine.records import FAILED, LOST, SKIPPED, na_record
+from benchmark.engine.records import DIVERGED, FAILED, LOST, SKIPPED, finalise, na_record
 from benchmark.engine.store import ResultsStore
 from benchmark.errors import ConfigError, MatrixInterrupted, signal_number
 from benchmark.launchers import local, mps, packing, ray, slurm, tracking
@@ -35,12 +36,13 @@ class Summary:
     ran: int = 0
     skipped: int = 0
     failed: list = field(default_factory=list)
+    diverged: list = field(default_factory=list)  # trained, loss blew up (records.finalise): metrics kept
     skipped_cells: list = field(default_factory=list)
     records: list = field(default_factory=list)  # this run's records, as stored: what its time totals count
     tracking: tracking.Tracking = field(default_factory=tracking.Tracking)  # how cells logged to W&B
 
 
-def run_matrix(cells: list[Cell], out_dir, data_dir=None, retry_failed=False, stream=sys.stdout, *,
+def run_matrix(cells: list[Cell], out_dir, data_dir=None, retry_failed=False, stream=None, *,
                launcher="local", parallel=1, devices=1, threads=None, ray_address=None, wandb="disabled",
                wandb_project=tracking.DEFAULT_PROJECT, slurm_cluster=None, config_text=None) -> Summary:
     """`wandb`: online, offline, disabled, None to choose (see `tracking.resolve_mode`), or a
@@ -48,7 +50,9 @@ def run_matrix(cells: list[Cell], out_dir, data_dir=None, retry_failed=False, st
     `parallel`: cells in flight, or "auto" to choose from the free cores or GPU memory (`packing`).
     `threads`: torch intra-op threads of each cell; None = this process's setting for cells run
     here, an equal share of the cores for workers (`--parallel`, Ray, Slurm).
-    `config_text`: the run's resolved config (engine.run_config), kept as OUT/config.yaml."""
+    `config_text`: the run's resolved config (engine.run_config), kept as OUT/config.yaml.
+    `stream`: where progress goes; None = sys.stdout as it is at the call (not at import)."""
+    stream = sys.stdout if stream is None else stream
     _check(launcher, parallel, devices)
     check_own_files(cells, data_dir)  # a mistyped path: exit 2 now, not a cell skipped later
     out = Path(out_dir).resolve()
@@ -84,6 +88,7 @@ def run_matrix(cells: list[Cell], out_dir, data_dir=None, retry_failed=False, st
                     closing(_launch(launcher, jobs, parallel, progress.start, out, devices, ray_address,
                                     slurm_cluster, bars)) as launched:
                 for record in launched:
+                    record = finalise(record)  # a loss that blew up: `diverged`, whatever the runner said
                     if record["status"] != LOST:
                         store.append(record)
                         summary.ran += 1
@@ -91,6 +96,8 @@ def run_matrix(cells: list[Cell], out_dir, data_dir=None, retry_failed=False, st
                     progress.finish(record["cell"], record, took=record.get("wall_s"))
                     if record["status"] in (FAILED, LOST):
                         summary.failed.append(record)
+                    elif record["status"] == DIVERGED:
+                        summary.diverged.append(record)
                     elif record["status"] == SKIPPED:
                         summary.skipped_cells.append(record)
             summary.tracking = tracked  # the W&B summary run is the reports' (benchmark.reports.wandb_summary)
@@ -102,7 +109,8 @@ def run_matrix(cells: list[Cell], out_dir, data_dir=None, retry_failed=False, st
 
 def _check(launcher, parallel, devices):
     if launcher not in LAUNCHERS:
-        raise ConfigError(f"unknown --launcher {launcher!r}; choose from: {', '.join(LAUNCHERS)}")
+        raise ConfigError(f"unknown --launcher {launcher!r}; choose from: {', '.join(LAUNCHERS)}"
+                          f"{closest(launcher, LAUNCHERS)}")
     for name, value in (("--parallel", parallel), ("--devices", devices)):
         if name == "--parallel" and value == packing.AUTO:
             continue

@@ -29,7 +29,7 @@ table{border-collapse:collapse;margin:1em 0;font-size:0.85em}th,td{border:1px so
 vertical-align:top}th{background:#eee}.facts th{text-align:left}img{max-width:100%;border:1px solid #ddd;margin:0.5em 0}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .confirmed,.reproduced{background:#dfd}.not-reproduced{background:#fdd}.not-run{background:#eee}.refined{background:#ffd}.refuted{background:#fdd}.inconclusive{background:#eef}
-.failed{background:#fdd}.skipped,.n-a{background:#eee}
+.failed{background:#fdd}.diverged{background:#fed}.skipped,.n-a{background:#eee}
 .caveat{background:#fff3cd;border:1px solid #d9b44a;border-radius:4px;padding:0.6em 1em;margin:1em 0}
 .note{background:#f7f7f7;border-left:4px solid #ccc;padding:0.2em 1em}.note h1{font-size:1.2em}
 details{margin:0.5em 0}summary{cursor:pointer}.table-note{font-size:0.85em;color:#555;margin:0.2em 0}
@@ -91,10 +91,11 @@ def matrix_html(run_dir: Path, records: list) -> tuple[list[str], set[Path]]:
     facts = [["profile", ", ".join(sorted({str(r.get("profile")) for r in records}))],
              ["device", "; ".join(sorted({r["device"] for r in records if r.get("device")}))],
              ["versions", "; ".join(sorted(versions - {""}))],  # a skipped cell records none
-             ["cells", f"{len(records)}: " + ", ".join(f"{counts[s]} {s}" for s in ("ok", "failed", "skipped", "n/a"))]]
+             ["cells", f"{len(records)}: " + ", ".join(f"{counts[s]} {s}" for s in ("ok", "diverged", "failed", "skipped", "n/a")
+                                                 if s != "diverged" or counts[s])]]
     parts = ["<h2>Run</h2>" + facts_html(facts),
              "<h2>Results</h2><p>Metrics: mean ± std over seeds; tokens/s in the steady state of training; "
-             "peak memory in MiB.</p>" + tables.render(tables.summarise(records), "html")]
+             "peak memory in MiB, the maximum over seeds.</p>" + tables.render(tables.summarise(records), "html")]
     figures = matrix_plots.draw(records, run_dir, run_dir / "plots")
     names = matrix_plots.labels(records)
     tasks = sorted({r["task"] for r in records})

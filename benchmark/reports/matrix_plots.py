@@ -146,8 +146,9 @@ def _baselines(ax, records: list[CellRecord], metric: str | None) -> None:
         ax.axhline(value, color="black", linewidth=0.9, linestyle=style, label=f"baseline: {name} ({value:.3g})")
 
 
-def _bars(records, names, palette, value, xlabel, title, path, mark_busy=False) -> Path | None:
-    """One horizontal bar per task and labelled group (mean over its seeds), tasks apart."""
+def _bars(records, names, palette, value, xlabel, title, path, mark_busy=False, statistic="mean") -> Path | None:
+    """One horizontal bar per task and labelled group (the mean over its seeds, or with
+    statistic="max" the largest, as the tables show peak memory), tasks apart."""
     groups, busy = defaultdict(list), set()
     for r in records:
         if r["status"] == "ok" and value(r) is not None:
@@ -158,8 +159,11 @@ def _bars(records, names, palette, value, xlabel, title, path, mark_busy=False) 
         return None
     keys = sorted(groups)
     fig, ax = plt.subplots(figsize=(9, 0.9 + 0.38 * len(keys)), layout="constrained")
-    means = [sum(groups[k]) / len(groups[k]) for k in keys]
-    spread = [(max(groups[k]) - min(groups[k])) / 2 if len(groups[k]) > 1 else 0 for k in keys]
+    if statistic == "max":  # the bar is the largest seed's: no error bar around it
+        means, spread = [max(groups[k]) for k in keys], [0] * len(keys)
+    else:
+        means = [sum(groups[k]) / len(groups[k]) for k in keys]
+        spread = [(max(groups[k]) - min(groups[k])) / 2 if len(groups[k]) > 1 else 0 for k in keys]
     ys = list(range(len(keys)))[::-1]
     ax.barh(ys, means, xerr=spread if any(spread) else None, color=[palette[k] for k in keys], capsize=3)
     ax.set_yticks(ys, [f"{task}: {name}" + (" (busy)" if (task, name) in busy else "") for task, name in keys])
@@ -184,11 +188,12 @@ def speed(records, names, palette, path) -> Path | None:
 
 def memory(records, names, palette, path) -> Path | None:
     kinds = {r.get("peak_mem_kind") for r in records if r["status"] == "ok" and r.get("peak_mem_bytes") is not None}
-    what = {"cuda_max_allocated": "torch max allocated on the GPU", "cpu_rss_growth": "growth of the process's resident set"}
+    what = {"cuda_max_allocated": "torch max allocated on the GPU", "cpu_rss_peak": "the process's peak resident set",
+            "cpu_rss_growth": "growth of the process's resident set"}
     return _bars(records, names, palette,
                  lambda r: r["peak_mem_bytes"] / 2**20 if r.get("peak_mem_bytes") is not None else None,
-                 "peak memory (MiB; " + ", ".join(what.get(k, str(k)) for k in sorted(kinds, key=str)) + ")",
-                 "Peak memory per model", path)
+                 "peak memory (MiB, max over seeds; " + ", ".join(what.get(k, str(k)) for k in sorted(kinds, key=str))
+                 + ")", "Peak memory per model", path, statistic="max")
 
 
 def draw(records: list[CellRecord], run_dir, folder) -> dict[str, list[Path]]:

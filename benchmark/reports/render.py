@@ -121,6 +121,8 @@ def render(tables: list[Table], fmt: str) -> str:
 
 def _markdown(table: Table) -> str:
     text, marks = display(table)
+    if not len(text.columns) and table.title and table.notes:  # nothing to tabulate (no cell trained): one line
+        return f"{table.title}: {'; '.join(table.notes)}\n"
     lines = [f"### {table.title}", ""] if table.title else []
     if len(text.columns):  # none: a section with nothing trained is its title and notes
         lines += ["| " + " | ".join(map(str, text.columns)) + " |", "|" + "---|" * len(text.columns)]

@@ -40,6 +40,7 @@ BUSY_NOTE = ("(busy): tokens/s measured while other work took this cell's CPU ti
 SMOKE_NOTE = ("smoke profile: small models trained for few steps; these numbers check the pipeline and are rough. "
               "Run --profile full for numbers to quote.")
 HIGHER_IS_BETTER = ("acc", "recall_acc", "f1", "precision", "recall")  # every other metric: lower is better
+PEAK_COLUMN = "peak MiB (max over seeds)"  # the largest seed's peak, as the memory chart draws it
 IDENTITY = ("model.variant", "model.backend")  # what tells the rows of one section apart anyway
 
 
@@ -68,7 +69,10 @@ def _row(records: list[CellRecord]) -> dict:
     first = records[0]
     ok = [r for r in records if r["status"] == "ok"]  # the store keeps only records (records.not_a_record)
     statuses = {r["status"] for r in records}
-    status = "n/a" if statuses == {"n/a"} else "skipped" if statuses == {"skipped"} else "ok" if statuses == {"ok"} else "failed" if not ok else "partial"
+    status = "n/a" if statuses == {"n/a"} else "skipped" if statuses == {"skipped"} else "ok" if statuses == {"ok"} else \
+        "diverged" if statuses == {"diverged"} else "failed" if not ok else "partial"
+    if status == "diverged":  # every seed blew up: its metrics are shown (never bold), as measured
+        ok = [r for r in records if r.get("metrics")]
     names = sorted({k for r in ok for k in r.get("metrics") or {}})
     values = {k: [r["metrics"][k] for r in ok if k in (r.get("metrics") or {})] for k in names}
     row = {
@@ -87,7 +91,9 @@ def _row(records: list[CellRecord]) -> dict:
     }
     if status in ("n/a", "skipped"):
         row["reason"] = first.get("reason")
-    errors = [r.get("error") or "(no error recorded)" for r in records if r["status"] == "failed"]
+        row["cells"] = len(records)
+    errors = [r.get("error") or "(no error recorded)" if r["status"] == "failed" else r.get("reason") or "diverged"
+              for r in records if r["status"] in ("failed", "diverged")]
     if errors:
         row["error"] = errors[-1]
     return row
@@ -168,6 +174,8 @@ def _sections(rows: list[dict]) -> dict[tuple[str, str], list[dict]]:
 
 def _section_tables(task, rows) -> list[Table]:
     trained = [r for r in rows if r["status"] not in ("n/a", "skipped")]
+    if not trained:  # nothing trained: one line, no empty table
+        return [_untrained_line(task, rows)]
     names = sorted({k for r in trained for k in r["metrics"]})
     main = [m for m in names if m.startswith("test/") and not _per_type(m)]
     detail = [m for m in names if m not in main]
@@ -191,7 +199,10 @@ def _section_tables(task, rows) -> list[Table]:
         notes += [f"{status}: {', '.join(cells)} ({reason})" for reason, cells in reasons.items()]
     if any(r.get("contended") for r in trained):
         notes.append(BUSY_NOTE)
-    if main and sum(bool(r["seeds"]) for r in trained) > 1:  # two rows with numbers to compare
+    if any(r["status"] == "diverged" for r in trained):
+        notes.append("diverged: the loss blew up (non-finite, or above 1e6); its numbers are shown as measured "
+                     "and never bold; `run --retry-failed` trains it again")
+    if main and sum(bool(r["seeds"]) and r["status"] != "diverged" for r in trained) > 1:  # two rows to compare
         notes.append("bold: the best model per metric (" + ", ".join(
             f"{m.partition('/')[2]} {'higher' if higher_is_better(m) else 'lower'}" for m in main) + " is better)")
     if profile == "smoke":
@@ -202,6 +213,20 @@ def _section_tables(task, rows) -> list[Table]:
         tables.append(_table(task, trained, detail, differs, f"{task}{' · ' + where if where else ''}: {what}", [],
                              speed=False))
     return tables
+
+
+def _untrained_line(task, rows) -> Table:
+    """A section none of whose cells trained, as one line: "sentiment: 6 cells skipped: <why>", each
+    reason once ("; " between statuses and reasons)."""
+    where = _settings_text(rows[0].get("section") or {})
+    parts = []
+    for status in ("skipped", "n/a"):
+        reasons = defaultdict(int)
+        for r in rows:
+            if r["status"] == status:
+                reasons[r.get("reason") or "no reason recorded"] += r.get("cells") or 1
+        parts += [f"{n} cell{'s' if n != 1 else ''} {status}: {reason}" for reason, n in reasons.items()]
+    return Table(pd.DataFrame(), f"{task}{' · ' + where if where else ''}", ["; ".join(parts)])
 
 
 def _table(task, rows, metrics, differs, title, notes, speed) -> Table:
@@ -217,7 +242,7 @@ def _table(task, rows, metrics, differs, title, notes, speed) -> Table:
             line[m + " std"] = r["metrics_std"].get(m) if r["seeds"] > 1 else None
         if speed:
             mem = r["peak_mem_bytes"]
-            line.update({"tokens/s": r["train_tokens_per_s"], "peak MiB": mem / 2**20 if mem is not None else None,
+            line.update({"tokens/s": r["train_tokens_per_s"], PEAK_COLUMN: mem / 2**20 if mem is not None else None,
                          "wall s": r["wall_s"]})
         if speed:
             line["status"] = r["status"] if r["status"] == "ok" else f"{r['status']}: {(r.get('error') or '')[:80]}"
@@ -228,7 +253,7 @@ def _table(task, rows, metrics, differs, title, notes, speed) -> Table:
         extra = [{k: v for k, v in b.items() if k != "status"} for b in extra]
     frame = pd.DataFrame(records + extra, dtype=object)  # object: ints (params) stay exact
     return Table(frame, title, notes, best={m: "max" if higher_is_better(m) else "min" for m in metrics},
-                 contenders=[True] * len(records) + [False] * len(extra))
+                 contenders=[r["status"] != "diverged" for r in rows] + [False] * len(extra))  # diverged: never best
 
 
 def _baseline_lines(rows, metrics) -> list[dict]:
