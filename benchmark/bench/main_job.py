@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from benchmark.engine.environment import available_cpus, cpu_model, package_versions
+from benchmark.engine.environment import available_cpus, cpu_model, cpu_set, package_versions
 from benchmark.engine.store import ResultsStore
 from benchmark.errors import ConfigError
 from benchmark.launchers.packing import cpu_sample, others_busy_cores
@@ -40,7 +40,7 @@ def main(args) -> int:
     print(f"machine: {cpu_model()}, {available_cpus()} cores usable ({os.cpu_count()} online); python "
           f"{versions['python']}, torch {versions['torch']}, lightning {versions['lightning']}; "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '(unset)')}", flush=True)
-    cpus = set(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else set(range(available_cpus()))
+    cpus = cpu_set()
     with tempfile.TemporaryDirectory(prefix="rnnbench-main-") as tmp:
         out = Path(tmp) / "smoke"
         before, children = cpu_sample(cpus), resource.getrusage(resource.RUSAGE_CHILDREN)

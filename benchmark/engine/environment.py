@@ -24,9 +24,14 @@ def threads_for(requested: int | None) -> int | None:
     return DEFAULT_THREADS if requested is None else requested or None
 
 
+def cpu_set() -> set[int]:
+    """The CPUs this process may run on (its affinity mask: a container's or taskset's share)."""
+    return set(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+
+
 def available_cpus() -> int:
-    """The cores this process may run on (its affinity mask: a container's or taskset's share)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    """How many cores this process may run on (`cpu_set`)."""
+    return len(cpu_set())
 
 
 def use_threads(requested: int | None) -> int:

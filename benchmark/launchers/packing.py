@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import torch
 
+from benchmark.engine.environment import cpu_set
+
 AUTO = "auto"
 CONTEXT_BYTES = 600 * 2**20  # a CUDA context and cuDNN/cuBLAS workspaces, per process
 CELL_BYTES = 2 * 2**30       # a cell's peak when no record measured one: above the full profile's cells
@@ -182,12 +184,7 @@ def resolve(parallel, cells: int, threads: int | None, records, cpus: int, say=p
     if parallel != AUTO:
         return parallel
     gpus = machine_gpus()
-    busy = others_busy_now(_cpu_set(cpus)) if cells > 1 and not gpus else 0.0  # one cell: nothing to choose
+    busy = others_busy_now(cpu_set()) if cells > 1 and not gpus else 0.0  # one cell: nothing to choose
     n, why = choose(cells, cpus, threads, busy, gpus, measured_cell_bytes(records))
     say(f"--parallel auto: {n} cell(s) at once: {why}")
     return n
-
-
-def _cpu_set(cpus: int) -> set[int]:
-    """The CPUs this process may run on (its affinity mask), else the first `cpus`."""
-    return set(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else set(range(cpus))

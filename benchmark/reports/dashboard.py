@@ -13,13 +13,13 @@ keys`), converted to `wandb_workspaces` objects second (`workspace`, `report`); 
 """
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 from benchmark.engine.store import ResultsStore
 from benchmark.errors import ConfigError
 from benchmark.launchers import tracking
+from benchmark.reports.plots import read_curve
 from benchmark.reports.tables import higher_is_better
 
 FILE = "dashboard.json"
@@ -29,13 +29,8 @@ SPEED = "train_tokens_per_s"  # the record's whole-run figure, in each cell run'
 
 def curve_keys(folder: Path, records: list[dict]) -> set[str]:
     """The metric columns of the cells' metrics.csv files (what each cell logged over steps)."""
-    keys: set[str] = set()
-    for r in records:
-        path = folder / r["curve"] if r.get("curve") else None
-        if path and path.is_file():
-            with path.open(newline="") as f:
-                keys |= set(next(csv.reader(f), [])) - {"epoch", "step"}
-    return keys
+    frames = (read_curve(folder / r["curve"]) for r in records if r.get("curve"))
+    return {k for df in frames if df is not None for k in df.columns} - {"epoch", "step"}
 
 
 def _ordered(keys) -> list[str]:

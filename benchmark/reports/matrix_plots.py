@@ -7,14 +7,13 @@ outside the axes, so they never hide a line.
 """
 from __future__ import annotations
 
-import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import matplotlib.ticker
 
 from benchmark.engine.records import CellRecord
-from benchmark.reports.plots import COLOURS, figure_legend, plt, save  # pyplot as plots set it up: Agg, files only
+from benchmark.reports.plots import COLOURS, figure_legend, plt, read_curve, save  # pyplot as plots set it up: Agg, files only
 from benchmark.reports.render import number
 from benchmark.reports.tables import flat_settings, group_of  # the groups and settings the tables show
 
@@ -68,18 +67,9 @@ def colours(names: dict[str, str], records: list[CellRecord]) -> dict[tuple[str,
 
 
 def _curve(run_dir: Path, record: CellRecord):
-    """The cell's metrics.csv, or None: none recorded, gone, or unreadable (said on stderr)."""
-    import pandas as pd
-
-    path = run_dir / record["curve"] if isinstance(record.get("curve"), str) and record["curve"] else None
-    if path is None or not path.is_file():
-        return None
-    try:
-        return pd.read_csv(path)
-    except (OSError, ValueError) as e:  # a curve cut short by a kill, or unreadable: the report goes on without it
-        why = getattr(e, "strerror", None) or e
-        print(f"warning: {path}: {why}; its learning curve is left out", file=sys.stderr)
-        return None
+    """The cell's metrics.csv, or None (`read_curve`)."""
+    curve = record.get("curve")
+    return read_curve(run_dir / curve if isinstance(curve, str) and curve else None)
 
 
 def _val_metric(columns) -> str | None:

@@ -6,6 +6,7 @@ draws one figure with labelled axes, units and a legend, saves it and returns th
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -130,13 +131,23 @@ def steps_to_solve(result: dict, path) -> Path:
     return save(fig, path)
 
 
-def _curve(file: Path, metric: str):
+def read_curve(file: Path | None):
+    """A cell's metrics.csv (what it logged over steps) as a frame, or None: none recorded, gone,
+    or unreadable, which is said on stderr (a curve cut short by a kill): the report goes on."""
     import pandas as pd
 
-    if not file.exists():
+    if file is None or not file.is_file():
         return None
-    df = pd.read_csv(file)
-    return df[["step", metric]].dropna() if metric in df else None
+    try:
+        return pd.read_csv(file)
+    except (OSError, ValueError) as e:
+        print(f"warning: {file}: {getattr(e, 'strerror', None) or e}; its learning curve is left out", file=sys.stderr)
+        return None
+
+
+def _curve(file: Path, metric: str):
+    df = read_curve(file)
+    return df[["step", metric]].dropna() if df is not None and metric in df else None
 
 
 def learning_curves(result: dict, path) -> Path:
