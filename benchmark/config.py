@@ -232,6 +232,18 @@ class TrainConfig:
                               f"(steps between validations), e.g. train.val_every=50")
 
 
+@dataclass(frozen=True)
+class EvalConfig:
+    """Evaluations after the test, beside its metrics. Length generalisation, for a task trained on
+    lengths up to N (its `max_train_length`): every length N+1..max_length scored apart."""
+    max_length: int = 0     # the longest length scored; 0 = 10 x the task's max_train_length
+    per_length: int = 128   # sequences scored at each length
+
+    def __post_init__(self):
+        _check(count(self.max_length), "eval.max_length", self.max_length, "an integer >= 0 (0: 10 x the training length)")
+        _check(count(self.per_length, 1), "eval.per_length", self.per_length, "an integer >= 1")
+
+
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 # train.checkpoint: none; best (the best validation: train.stop_at's metric, else val/loss); last; both
 CHECKPOINTS = ("none", "best", "last", "both")
@@ -378,7 +390,7 @@ def dump_config(tree: dict) -> str:
 # and `copy.delay` in tables and messages. A task's block may also hold `model:` and `train:`,
 # overrides for that task alone (no task has a setting so named). Records keep the settings
 # under `config.settings`, so that their group hashes, and so finished runs, stay valid.
-SHARED = ("model", "train")  # the sections beside the task blocks (for every task in a profile)
+SHARED = ("model", "train", "eval")  # the sections beside the task blocks (for every task in a profile)
 _WHY = "a task's settings sit under its name at the top level"
 
 
@@ -408,7 +420,7 @@ def check_profile(data: dict, path, task_names=None) -> dict:
             raise ConfigError(f"{where}: `task.{tail}` is now spelled per task, `<task>.{tail}` (e.g. `copy.{tail}`; "
                               f"{_WHY})")
         if task_names is not None and key not in task_names:
-            raise ConfigError(f"{where}: unknown key {show(key)}; a profile holds model, train and a block per task "
+            raise ConfigError(f"{where}: unknown key {show(key)}; a profile holds model, train, eval and a block per task "
                               f"under its name ({', '.join(task_names)}){closest(key, [*SHARED, *task_names])}")
         task_block(value, key, where)
     return data
@@ -444,9 +456,12 @@ def task_file(task: str) -> dict:
             tail = _first(data[key], "KEY")
             raise ConfigError(f"{where}: `task.{tail}` is now spelled `{task}.{tail}` ({_WHY})")
         if key not in (*SHARED, task):
-            raise ConfigError(f"{where}: unknown key {show(key)}; a task's file holds model, train and {task} "
+            raise ConfigError(f"{where}: unknown key {show(key)}; a task's file holds model, train, eval and {task} "
                               f"(its settings){closest(key, (*SHARED, task))}")
     return deep_merge(shared_sections(data, where), task_block(data.get(task), task, where))
+
+
+EXAMPLE = {"model": "hidden: 64", "train": "lr: 0.01", "eval": "max_length: 100"}
 
 
 def shared_sections(data: dict, where: str, prefix: str = "") -> dict:
@@ -454,13 +469,13 @@ def shared_sections(data: dict, where: str, prefix: str = "") -> dict:
     `--set`, each checked: a mapping (nothing under the key: no settings) whose every key is a
     ModelConfig or TrainConfig setting, named with the nearest when not, as the file says it."""
     out = {}
-    for section, cls in (("model", ModelConfig), ("train", TrainConfig)):
+    for section, cls in (("model", ModelConfig), ("train", TrainConfig), ("eval", EvalConfig)):
         values = data.get(section)
         if values is None:
             continue
         if not isinstance(values, dict):
             raise ConfigError(f"{where}: `{prefix}{section}` must hold settings as KEY: VALUE (e.g. `{section}: "
-                              f"{{{'hidden: 64' if section == 'model' else 'lr: 0.01'}}}`), not {show(values)}")
+                              f"{{{EXAMPLE[section]}}}`), not {show(values)}")
         known_settings(values, cls, f"{prefix}{section}", f"{where}: ")
         out[section] = values
     return out
@@ -548,7 +563,7 @@ def split_overrides(overrides: dict, task_names: list[str]) -> tuple[dict, dict]
             raise ConfigError(f"--set: `task.{tail}` is now spelled `<task>.{tail}` (e.g. `copy.{tail}`; the task one "
                               f"of {', '.join(task_names)})")
         else:
-            raise ConfigError(f"bad --set section {show(head)}: expected model, train or a task "
+            raise ConfigError(f"bad --set section {show(head)}: expected model, train, eval or a task "
                               f"({', '.join(task_names)}){closest(head, [*SHARED, *task_names])}")
     return common, per_task
 
@@ -569,7 +584,7 @@ def resolve(task: str, profile: dict, common: dict, per_task: dict) -> dict:
     defaults = load_yaml(path)
     for key in defaults:
         if key not in SHARED:
-            raise ConfigError(f"{shown(path)}: unknown key {show(key)}; it holds model and train (task settings: "
+            raise ConfigError(f"{shown(path)}: unknown key {show(key)}; it holds model, train and eval (task settings: "
                               f"configs/tasks/<task>.yaml){closest(key, SHARED)}")
     raw = deep_merge(shared_sections(defaults, shown(path)), task_file(task))
     raw = deep_merge(raw, shared_sections(profile, "profile"))

@@ -83,6 +83,30 @@ class TaskModule(L.LightningModule):
         """Metrics computed from a stage's mean loss (bits per char, perplexity)."""
         return {}
 
+    def batch_at(self, length: int, batch_size: int, gen: torch.Generator, device):
+        """`batch_size` sequences of exactly `length`, for length generalisation: a task trained on
+        lengths up to its `max_train_length` supplies it (tasks/chomsky.py)."""
+        raise NotImplementedError(f"{self.name} has no length to vary")
+
+    @torch.no_grad()
+    def length_generalisation(self, lengths, per_length: int, seed: int) -> dict[int, float]:
+        """{length: the task's first metric (its accuracy)} over `per_length` fresh sequences of each
+        length, drawn from `seed` on the module's device; the weights as trained, in eval mode."""
+        device = next(self.parameters()).device
+        gen = torch.Generator(device=device).manual_seed(seed)
+        metric = self.make_metrics().to(device)
+        name = next(iter(metric.keys()))
+        was_training = self.training
+        self.eval()
+        scores = {}
+        for length in lengths:
+            metric.reset()
+            _, preds, target = self.step(self.batch_at(length, per_length, gen, device))
+            metric.update(preds, target)
+            scores[length] = float(metric.compute()[name])
+        self.train(was_training)
+        return scores
+
     def tokens(self, batch) -> int:
         """Time steps processed in a batch, for throughput; read from shapes, no device sync."""
         x = batch[0]

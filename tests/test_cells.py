@@ -40,7 +40,7 @@ def test_defaults_without_a_profile_and_explicit_seeds():
 
 
 @pytest.mark.parametrize("overrides, words", [
-    ({"optim": {"lr": 1}}, ["optim", "model, train or a task"]),
+    ({"optim": {"lr": 1}}, ["optim", "model, train, eval or a task"]),
     ({"train": 3}, ["SECTION.KEY=VALUE"]),
     ({"train": {"lrate": 1}}, ["lrate", "allowed"]),
 ])
@@ -84,7 +84,7 @@ WHY = "(a task's settings sit under its name at the top level)"
      f"`tasks.copy.model.hidden` is now spelled `copy.model.hidden` {WHY}"),
     ("profiles/old.yaml", "copy:\n  task: {delay: 10}\n", f"`copy.task.delay` is now spelled `copy.delay` {WHY}"),
     ("profiles/old.yaml", "task: {delay: 10}\n", "`task.delay` is now spelled per task, `<task>.delay` (e.g. `copy.delay`;"),
-    ("profiles/old.yaml", "cpy: {delay: 10}\n", "unknown key 'cpy'; a profile holds model, train and a block per task"),
+    ("profiles/old.yaml", "cpy: {delay: 10}\n", "unknown key 'cpy'; a profile holds model, train, eval and a block per task"),
     ("tasks/copy.yaml", "task:\n  delay: 100\n", f"`task.delay` is now spelled `copy.delay` {WHY}"),
 ])
 def test_an_old_spelling_in_a_file_is_one_line_naming_the_file_and_the_new_spelling(config_dir, file, text, message):

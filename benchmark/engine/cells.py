@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from benchmark import config
-from benchmark.config import BACKENDS, VARIANTS, ConfigError, ModelConfig, TrainConfig, split_names
+from benchmark.config import BACKENDS, VARIANTS, ConfigError, EvalConfig, ModelConfig, TrainConfig, split_names
 from tasks import all_tasks, get_task, task_names
 
 DEFAULTS = "defaults"  # the profile name of cells built from configs/defaults.yaml and task files alone
@@ -36,6 +36,7 @@ class Cell:
     seed: int
     profile: str
     na_reason: str | None = None
+    eval: EvalConfig = EvalConfig()  # frozen, so one shared default is safe
 
     @property
     def name(self) -> str:
@@ -45,9 +46,11 @@ class Cell:
         # The task's settings stay under "settings" (not under the task's name, as YAML and `--set`
         # spell them): the group hash of every earlier record, and so its reuse, depends on it.
         # Tables and messages show them as <task>.<key> (copy.delay).
+        # `eval` only when set otherwise than its defaults: every cell before it existed keeps its group.
         return {"task": self.task, "profile": self.profile, "seed": self.seed,
                 "model": dataclasses.asdict(self.model), "train": dataclasses.asdict(self.train),
-                "settings": dataclasses.asdict(self.settings)}
+                "settings": dataclasses.asdict(self.settings),
+                **({"eval": dataclasses.asdict(self.eval)} if self.eval != EvalConfig() else {})}
 
     @property
     def group(self) -> str:
@@ -160,21 +163,48 @@ def build_cells(tasks: Iterable[str] | None = None, models: Iterable[str] | None
     # the task modules, for their Settings: torch and Lightning load here (a plug-in that fails: ConfigError)
     registry = {task: get_task(task) for task, *_ in planned}
     cells = []
-    for task, task_values, train, model_cfgs in planned:
+    for task, task_values, train, model_cfgs, evaluation in planned:
         settings = config.build(registry[task].Settings, task_values, task)
+        check_evaluation(registry[task], evaluation, settings)
         for model in model_cfgs:
             for seed in seed_list:
                 cells.append(Cell(task, model, train, settings, seed, config.profile_name(profile) or DEFAULTS,
-                                  na_reason(registry[task], model)))
+                                  na_reason(registry[task], model), evaluation))
     return cells
+
+
+def unseen_lengths(cell: Cell) -> range | None:
+    """The lengths a cell's length generalisation scores, N+1..M (N its task's max_train_length, M
+    eval.max_length, else 10 N); None for a task with no training length."""
+    n = getattr(cell.settings, "max_train_length", None)
+    if n is None:
+        return None
+    return range(n + 1, (cell.eval.max_length or 10 * n) + 1)
+
+
+def check_evaluation(task_cls, evaluation: EvalConfig, settings=None) -> None:
+    """ConfigError for `eval.max_length` set for a task with no training length to go beyond, or
+    not beyond it."""
+    n = getattr(settings, "max_train_length", None)
+    if n is not None and evaluation.max_length and evaluation.max_length <= n:
+        raise ConfigError(f"bad eval.max_length {evaluation.max_length}: {task_cls.name} trains on lengths up to "
+                          f"{task_cls.name}.max_train_length={n}, so score lengths beyond it: give a larger one, "
+                          f"or 0 for 10 x {n}")
+    if evaluation.max_length and "max_train_length" not in {f.name for f in dataclasses.fields(task_cls.Settings)}:
+        takers = sorted(name for name, t in all_tasks().items()
+                        if "max_train_length" in {f.name for f in dataclasses.fields(t.Settings)})
+        raise ConfigError(f"eval.max_length applies to tasks trained on lengths up to TASK.max_train_length "
+                          f"({', '.join(takers)}), not {task_cls.name}: run those tasks alone, or leave it unset")
 
 
 def resolve_settings(tasks: Iterable[str] | None = None, models: Iterable[str] | None = None,
                      backends: Iterable[str] = ("cudnn",), profile: str | None = "smoke",
-                     overrides: Mapping | None = None) -> list[tuple[str, dict | None, TrainConfig, list[ModelConfig]]]:
+                     overrides: Mapping | None = None
+                     ) -> list[tuple[str, dict | None, TrainConfig, list[ModelConfig], EvalConfig]]:
     """build_cells' first half, torch-free: per task, (task, its settings' values as the YAML files
-    and overrides give them, its TrainConfig, the ModelConfigs of models x backends), every name
-    and every model and train value checked. The arguments are build_cells'."""
+    and overrides give them, its TrainConfig, the ModelConfigs of models x backends, its
+    EvalConfig), every name and every model, train and eval value checked. The arguments are
+    build_cells'."""
     known = task_names()
     names = split_names(",".join(tasks if tasks is not None else known), known, "task")
     variants = split_names(",".join(models if models is not None else VARIANTS), VARIANTS, "model")
@@ -187,7 +217,7 @@ def resolve_settings(tasks: Iterable[str] | None = None, models: Iterable[str] |
         train = config.build(TrainConfig, raw.get("train"), "train")
         model_cfgs = [config.build(ModelConfig, {**raw.get("model", {}), "variant": v, "backend": b}, "model")
                       for v in variants for b in backends]
-        planned.append((task, raw.get("task"), train, model_cfgs))
+        planned.append((task, raw.get("task"), train, model_cfgs, config.build(EvalConfig, raw.get("eval"), "eval")))
     return planned
 
 

@@ -70,6 +70,7 @@ class CellRecord(TypedDict, total=False):
     cpu_wait_share: float    # share of the training loop's runnable time spent waiting for a CPU
     contended: bool          # cpu_wait_share above throughput.CONTENDED: tokens/s measured on a busy CPU
     reached_target: bool     # train.stop_at set: the last validation met it (training stopped there)
+    length_generalisation: dict  # {length: accuracy} at each unseen length N+1..M (eval.max_length); mean: test/unseen_acc
     stopped_at_step: int | None  # train.stop_at set: the step whose validation met it; None if none did
     data_notes: list         # what the loader did to the data: tags rewritten, values filled, the split chosen
     curve: str               # logs/<cell>-<group>/metrics.csv, relative to the run folder: per-step and val metrics

@@ -31,7 +31,7 @@ def resolved(cells: list[Cell]) -> dict:
     for task in tree["run"]["tasks"]:
         cfg = json.loads(json.dumps(next(c for c in cells if c.task == task).config()))  # tuples as YAML lists
         model = {k: v for k, v in cfg["model"].items() if k not in ("variant", "backend")}  # the selection's
-        tree[task] = {**cfg["settings"], "model": model, "train": cfg["train"]}
+        tree[task] = {**cfg["settings"], "model": model, "train": cfg["train"], **({"eval": cfg["eval"]} if "eval" in cfg else {})}
     return tree
 
 

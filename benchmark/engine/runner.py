@@ -29,13 +29,15 @@ from lightning.pytorch.callbacks.early_stopping import EarlyStopping
 from lightning.pytorch.loggers import CSVLogger
 
 from benchmark.config import parse_stop_at
-from benchmark.engine.cells import Cell
+from benchmark.engine.cells import Cell, unseen_lengths
 from benchmark.engine.environment import device_name, host, versions
 from benchmark.engine.host_memory import retain_freed_memory
 from benchmark.engine.records import FAILED, OK, SKIPPED, CellRecord, base_record
 from benchmark.engine.throughput import CONTENDED, PEAK_MEM_KIND, ThroughputMeter, published
 from benchmark.errors import ConfigError, DataUnavailable, NonFiniteLoss, Terminated
 from tasks import get_task
+
+UNSEEN_SEED = 4_000_037  # the length-generalisation sequences' seed, past the splits' (tasks/data/synthetic.py)
 
 
 @dataclass
@@ -134,6 +136,11 @@ def _train(cell: Cell, out_dir, data_dir, loggers, callbacks, devices, record: C
     measured = published(trainer.callback_metrics)  # the meter's figures, from rank 0 with several devices
     interruptible(trainer.test, module, datamodule=data, verbose=False)
     metrics.update(_stage_metrics(trainer, "test/"))
+    lengths = unseen_lengths(cell)
+    if lengths:  # trained on lengths up to N: each longer one scored apart, their mean beside the test's
+        scores = module.length_generalisation(lengths, cell.eval.per_length, cell.seed + UNSEEN_SEED)
+        record["length_generalisation"] = {str(n): round(v, 6) for n, v in scores.items()}
+        metrics["test/unseen_acc"] = sum(scores.values()) / len(scores)
     if target is not None:
         # Judged by the callback's own test on the last validation (where it stopped training),
         # not its state: with several devices the callback ran in the spawned processes.

@@ -24,6 +24,8 @@ from benchmark.measurements import MEASUREMENTS, results
 from benchmark.reports import matrix_plots, papers, plots, rnn_vs_lstm, tables
 from benchmark.reports.render import Table, render
 
+# A printed page (A4, a PDF) is narrower than the screen's 1100 px: the print rules shrink the tables' type so
+# that a results table's last column (status) stays on the page.
 STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:0.85em}th,td{border:1px solid #bbb;padding:4px 6px;
 vertical-align:top}th{background:#eee}.facts th{text-align:left}img{max-width:100%;border:1px solid #ddd;margin:0.5em 0}
@@ -33,7 +35,9 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 .caveat{background:#fff3cd;border:1px solid #d9b44a;border-radius:4px;padding:0.6em 1em;margin:1em 0}
 .note{background:#f7f7f7;border-left:4px solid #ccc;padding:0.2em 1em}.note h1{font-size:1.2em}
 details{margin:0.5em 0}summary{cursor:pointer}.table-note{font-size:0.85em;color:#555;margin:0.2em 0}
-table.results td{text-align:left}"""
+table.results td{text-align:left}
+@page{margin:1.5cm 1.2cm}
+@media print{body{max-width:none;margin:0;padding:0}table{font-size:0.7em}th,td{padding:2px 3px}}"""
 TITLES = {"parameters": "Parameters", "memory_span": "Memory span (lag recall, copy, adding): solved share, steps to "
           "solve (Kaplan-Meier), learning curves, tuning", "gradient_flow": "Gradient flow",
           "speed": "Speed and memory"}
@@ -104,6 +108,10 @@ def matrix_html(run_dir: Path, records: list) -> tuple[list[str], set[Path]]:
     for task in tasks:
         parts.append(image_html(curves[task]) if task in curves else
                      f"<p>{html.escape(task)}: no learning curve recorded (no cell finished, or none kept a curve).</p>")
+    if figures["lengths"]:
+        parts.append("<h2>Length generalisation</h2><p>Accuracy at lengths beyond every training length "
+                     "(<code>eval.max_length</code>); their mean is <code>test/unseen_acc</code> in the tables.</p>")
+        parts += [image_html(p) for p in figures["lengths"]]
     parts.append("<h2>Speed and memory</h2>")
     parts += [image_html(p) for p in figures["speed"] + figures["memory"]] or ["<p>No cell finished: nothing to show.</p>"]
     cells = pd.DataFrame([{"cell": r["cell"], "label": names.get(tables.group_of(r), ""), "status": r["status"],

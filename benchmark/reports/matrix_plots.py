@@ -186,14 +186,49 @@ def memory(records, names, palette, path) -> Path | None:
                  + ")", "Peak memory per model", path, statistic="max")
 
 
+def length_curves(records: list[CellRecord], task: str, path, names, palette) -> Path | None:
+    """Accuracy at each unseen length (the records' length_generalisation), one line per model:
+    the mean over its seeds, their range shaded; the training lengths' end and chance marked.
+    None when no cell of the task scored lengths."""
+    groups = defaultdict(list)
+    for r in records:
+        if r["task"] == task and r["status"] == "ok" and r.get("length_generalisation"):
+            groups[group_of(r)].append({int(k): v for k, v in r["length_generalisation"].items()})
+    if not groups:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 3.8), layout="constrained")
+    for group, runs in sorted(groups.items(), key=lambda g: names[g[0]]):
+        lengths = sorted(set.intersection(*(set(run) for run in runs)))
+        values = [[run[n] for run in runs] for n in lengths]
+        colour = palette[(task, names[group])]
+        ax.plot(lengths, [sum(v) / len(v) for v in values], color=colour, linewidth=1.2,
+                label=f"{names[group]} ({len(runs)} seed{'s' if len(runs) > 1 else ''})")
+        if len(runs) > 1:
+            ax.fill_between(lengths, [min(v) for v in values], [max(v) for v in values], color=colour, alpha=0.2)
+    trained = [r for r in records if r["task"] == task and r.get("length_generalisation")]
+    edge = (trained[0].get("config", {}).get("settings") or {}).get("max_train_length")
+    if edge:
+        ax.axvline(edge, color="grey", linewidth=0.8, linestyle="--", label=f"longest training length ({edge})")
+    _baselines(ax, trained, "test/acc")
+    ax.set_xlabel("sequence length (every one longer than any seen in training)")
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    figure_legend(fig, [ax], fontsize=8, title="model")
+    ax.set_title(f"{task}: length generalisation (mean over seeds, range shaded)", fontsize=10)
+    return save(fig, path)
+
+
 def draw(records: list[CellRecord], run_dir, folder) -> dict[str, list[Path]]:
-    """Every figure of a matrix run, saved in `folder`: {"curves": [...per task], "speed": [...], "memory": [...]}."""
+    """Every figure of a matrix run, saved in `folder`: {"curves": [...per task], "lengths": [...per
+    task that scored unseen lengths], "speed": [...], "memory": [...]}."""
     folder = Path(folder)
     names = labels(records)
     palette = colours(names, records)
     tasks = sorted({r["task"] for r in records})
     curves = [learning_curves(records, run_dir, t, folder / f"curves-{t}.png", names, palette) for t in tasks]
-    out = {"curves": [p for p in curves if p is not None],
+    lengths = [length_curves(records, t, folder / f"lengths-{t}.png", names, palette) for t in tasks]
+    out = {"curves": [p for p in curves if p is not None], "lengths": [p for p in lengths if p is not None],
            "speed": [p for p in [speed(records, names, palette, folder / "speed.png")] if p],
            "memory": [p for p in [memory(records, names, palette, folder / "memory.png")] if p]}
     return out

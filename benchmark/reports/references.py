@@ -150,7 +150,7 @@ def protocol(ref: Reference, strict: bool = False):
     key = (str(config.CONFIG_DIR), ref.task, ref.model, ref.preset, json.dumps(ref.settings, sort_keys=True))
     if key not in _PROTOCOLS:
         try:
-            ((_, values, train, (model,)),) = resolve_settings([ref.task], [ref.model], profile=ref.preset,
+            ((_, values, train, (model,), _),) = resolve_settings([ref.task], [ref.model], profile=ref.preset,
                                                                overrides=ref.overrides())
             _PROTOCOLS[key] = (values, train, model)
         except ConfigError as e:

@@ -39,7 +39,7 @@ BUSY_NOTE = ("(busy): tokens/s measured while other work took this cell's CPU ti
              "cpu_wait_share > 0.1): not this machine's speed; run again on an idle machine to compare speeds.")
 SMOKE_NOTE = ("smoke profile: small models trained for few steps; these numbers check the pipeline and are rough. "
               "Run --profile full for numbers to quote.")
-HIGHER_IS_BETTER = ("acc", "recall_acc", "f1", "precision", "recall")  # every other metric: lower is better
+HIGHER_IS_BETTER = ("acc", "recall_acc", "unseen_acc", "f1", "precision", "recall")  # every other metric: lower is better
 PEAK_COLUMN = "peak MiB (max over seeds)"  # the largest seed's peak, as the memory chart draws it
 IDENTITY = ("model.variant", "model.backend")  # what tells the rows of one section apart anyway
 
