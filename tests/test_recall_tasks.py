@@ -128,9 +128,11 @@ def test_length_generalisation_scores_every_unseen_length_and_their_mean(tmp_pat
 
 
 def test_by_default_lengths_up_to_ten_times_the_training_length_are_scored_and_groups_stay():
-    (cell,) = build_cells(["reverse_string"], ["lstm"], ["cudnn"], 1, "smoke")
-    assert list(unseen_lengths(cell)) == list(range(11, 101))
+    (cell,) = build_cells(["reverse_string"], ["lstm"], ["cudnn"], 1, None)  # no profile: the task's defaults
+    assert list(unseen_lengths(cell)) == list(range(41, 401))  # Delétang et al.'s 1..40, then 41..10 x 40
     assert "eval" not in cell.config()  # at its defaults the eval section joins no group hash
+    (smoke,) = build_cells(["reverse_string"], ["lstm"], ["cudnn"], 1, "smoke")  # the profile's eval: block
+    assert list(unseen_lengths(smoke)) == list(range(11, 41)) and smoke.config()["eval"]["max_length"] == 40
     (copy,) = build_cells(["copy"], ["lstm"], ["cudnn"], 1, "smoke")
     assert unseen_lengths(copy) is None
 
