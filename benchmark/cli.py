@@ -393,9 +393,11 @@ def cmd_list(args) -> int:
 
     print("tasks:")
     plugins = tasks.plugin_sources()
-    for name, task in tasks.catalog().items():
+    catalog = tasks.catalog()
+    width = max(12, *map(len, catalog))  # one column for every name, however long
+    for name, task in catalog.items():
         plugin = f"; from {plugins[name]}" if name in plugins else ""
-        print(f"  {name:<12} {task['kind']:<13} {task['description']}{plugin}")
+        print(f"  {name:<{width}} {task['kind']:<13} {task['description']}{plugin}")
     print("models:")
     for name, (family, bidir) in config.VARIANTS.items():
         print(f"  {name:<12} {family}{', bidirectional' if bidir else ''}")
