@@ -189,8 +189,10 @@ def test_summary_run_keeps_the_results_as_an_artifact(tmp_path, monkeypatch):
     cells = build_cells(["adding"], ["rnn"], ["cudnn"], 1, "smoke", parse_set(FAST))
     summary = run_matrix(cells, tmp_path, wandb="offline", stream=open(os.devnull, "w"), config_text="x: 1\n")
     log_matrix_summary(summary.tracking, ResultsStore(tmp_path).current())
+    # A cell's offline file was once read here without its run record yet (CI, 2026-12-03): only the
+    # summary run's file is asked for, so skip any file whose run record is not (yet) there.
     (path,) = [p for p in glob.glob(str(tmp_path / "wandb" / "offline-run-*" / "*.wandb"))
-               if read_run(p)[0].job_type == "summary"]
+               if getattr(read_run(p)[0], "job_type", None) == "summary"]
     (art,) = [r.artifact for r in wandb_records(path)
               if r.WhichOneof("record_type") == "artifact" and r.artifact.type == "results"]
     assert art.name == f"{summary.tracking.group}-results"
