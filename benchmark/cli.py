@@ -504,6 +504,7 @@ def _report_run(out, summary) -> int:
     records = ResultsStore(out).current()
     print()
     print(render(summarise(records), "md"))
+    _print_lengths(records, "md")
     print(f"results: {out}/results.jsonl ({count(summary.ran)} run, {summary.skipped} already done or n/a)")
     print(time_breakdown(summary.records))  # this run's cells, not earlier runs' in the same folder
     busy = [r["cell"] for r in summary.records if r.get("contended")]
@@ -546,7 +547,20 @@ def cmd_table(args) -> int:
     if not os.path.lexists(store.path):  # a link there: the store names it
         raise ConfigError(f"{args.dir} holds no results.jsonl: point `table` at a folder written by `run --out`")
     print(render(summarise(store.current()), args.format))
+    if args.format not in ("json", "csv"):  # those keep one machine-readable table
+        _print_lengths(store.current(), args.format)
     return 0
+
+
+def _print_lengths(records, fmt: str) -> None:
+    """The length-generalisation tables of tasks that scored unseen lengths, if any."""
+    from benchmark.reports.render import render
+    from benchmark.reports.tables import length_tables
+
+    found = length_tables(records)
+    if found:
+        print()
+        print(render(found, fmt))
 
 
 def _measurement_parsers(sub) -> None:
@@ -636,6 +650,11 @@ def cmd_measure(args) -> int:
     result = measure(args.what, args.profile, out, seeds=args.seeds, overrides=overrides, tracking=tracked)
     plots.draw(result, os.path.join(out, result["name"]))
     write_run_note(out, args.profile)
+    if result["name"] == "memory_span":
+        from benchmark.reports.render import render
+        from benchmark.reports.spans import spans_table
+        found = spans_table(result)
+        print(render([found], "md") if found else "memory-span: no span (no grid cell finished)")
     if tracked is not None:
         import pandas as pd
         from benchmark.reports.wandb_summary import frame_of, log_summary

@@ -70,7 +70,7 @@ class ChomskyTask(TaskModule):
         return MetricCollection({"acc": MulticlassAccuracy(2, average="micro")})
 
     def baselines(self, data):
-        return {"chance": {"acc": 0.5}}
+        return {"chance": {"acc": 0.5, "unseen_acc": 0.5}}  # at every length, seen or not
 
 
 class ParityCheck(ChomskyTask):

@@ -174,6 +174,45 @@ def test_verdicts_follow_the_rule():
     assert word == "reproduced" and "one seed" in why
     near = references.Reference(paper="P", task="copy", model="rnn", metric="test/loss", value=0.02035, split="s")
     assert papers.verdict(near, s([0.0204, 0.02041]), 0.0204)[0] == "reproduced"  # both at the memoryless loss
+    # A published best (Delétang et al.: the best of 30 runs) meets our best seed, not our mean.
+    best = references.Reference(paper="P", task="parity_check", model="rnn", metric="test/unseen_acc", value=0.62,
+                                split="s", aggregate="best")
+    word, why = papers.verdict(best, s([0.5, 0.52, 0.61]), None, best=0.61)
+    assert word == "reproduced" and "our best of 3 seed(s) 0.61" in why
+    assert papers.verdict(best, s([0.5, 0.52, 0.55]), None, best=0.55)[0] == "not reproduced"
+
+
+def test_a_best_of_runs_reference_on_unseen_lengths_is_same_protocol_for_its_preset(tmp_path, monkeypatch):
+    """An `eval` setting (lengths scored) is part of a protocol: the preset's run is same protocol,
+    and the row compares our best seed with the published best."""
+    root = tmp_path / "configs"
+    shutil.copytree(config.CONFIG_DIR, root)
+    (root / "profiles" / "tiny-chomsky.yaml").write_text(
+        "parity_check:\n  max_train_length: 4\n  eval: {max_length: 8, per_length: 16}\n  model: {hidden: 8}\n"
+        "  train: {max_steps: 20, batch_size: 16, val_batches: 1, test_batches: 1}\n")
+    (root / "references.yaml").write_text(
+        "references:\n"
+        "  - {paper: Tiny 2099, task: parity_check, model: lstm, metric: test/unseen_acc, value: 0.5, split: generated,\n"
+        "     data: {parity_check.max_train_length: 4, eval.max_length: 8}, preset: tiny-chomsky, settings: {},\n"
+        "     baseline: chance, aggregate: best}\n")
+    monkeypatch.setattr(config, "CONFIG_DIR", root)
+    references.load.cache_clear()
+    try:
+        out = tmp_path / "papers"
+        assert cli.main(["reproduce", "papers", "--profile", "tiny-chomsky", "--seeds", "2", "--out", str(out)]) == 0
+        (row,) = json.loads((out / "papers.json").read_text())["rows"]
+        records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+        assert row["seeds"] == 2 and row["best"] == max(r["metrics"]["test/unseen_acc"] for r in records)
+        assert row["verdict"] in ("reproduced", "not reproduced") and "our best of 2" in row["evidence"]
+        (beside,) = references.beside(records[0]["config"], records[0]["settings_defaults"])
+        assert beside["protocol"] == references.SAME
+        other = dict(records[0]["config"], eval={"max_length": 8, "per_length": 32})
+        (context,) = references.beside(other, records[0]["settings_defaults"])
+        assert context["protocol"] == references.CONTEXT and "eval.per_length 32 vs 16" in context["note"]
+        shorter = dict(records[0]["config"], eval={"max_length": 6, "per_length": 16})
+        assert references.beside(shorter, records[0]["settings_defaults"]) == []  # other lengths: other data
+    finally:
+        references.load.cache_clear()
 
 
 @pytest.fixture
@@ -236,7 +275,7 @@ def test_reproduce_papers_refuses_unknown_presets_and_settings(capsys):
 def test_presets_are_listed_and_their_rows_build():
     listed = set(config.profiles())
     assert {"bai2018", "zaremba-small", "zaremba-medium"} <= listed
-    assert references.presets() == ["bai2018", "zaremba-medium", "zaremba-small"]
+    assert references.presets() == ["bai2018", "deletang2023", "zaremba-medium", "zaremba-small"]
     for ref in references.load():
         if ref.preset and ref.task in __import__("tasks").task_names():
             assert references.protocol_cell(ref) is not None, ref.name

@@ -7,6 +7,14 @@ A lag is how many steps a model must hold what it saw before it is asked for it:
 - `copy` (Arjovsky et al. 2016): ten symbols held delay + 10 steps each.
 - `adding` (Hochreiter & Schmidhuber 1997): the first marked value can sit at the first step:
   lag = the sequence length T.
+- `mqar` (Arora et al. 2023, zoology's multi-query associative recall): its axis is not time but
+  the number of key-value pairs K held at once (`mqar.pairs`), at the vocabulary and sequence
+  length `memory_span.fixed.mqar` holds fixed. Its "span" is the most pairs solved, and each
+  arm's span also reads as bits recalled from the state: K x log2(vocab/2) bits (K values, each
+  one of vocab/2), per state unit (hidden x the family's state tensors: h for RNN and GRU, h and
+  c for the LSTM). That is in-context recall; Collins et al. 2017's ~5 bits per parameter is
+  capacity stored in the weights, another quantity (context only).
+In what follows "lag" is a point of a task's axis: steps for the first three, pairs for mqar.
 
 Arms (`arms` in configs/measurements.yaml): a family at the profile's hidden size, or widened
 to the LSTM's parameter count (`match: lstm`), with its initialisation: `rnn`, `rnn-matched`,
@@ -60,6 +68,7 @@ from benchmark.launchers import run_matrix
 from benchmark import families
 from benchmark.measurements import stats
 from benchmark.measurements.parameters import matched_hidden
+from benchmark.measurements.settings import AXIS
 from benchmark.measurements.timing import device_sync, time_call
 from benchmark.models import encoder_param_count
 from tasks.data.synthetic import VOCAB
@@ -75,9 +84,34 @@ UNITS = {"lag": "time steps a symbol or value is held", "value": "the task's tes
          "mse: squared error)", "span": "time steps (largest grid lag solved by >= 80% of seeds, every shorter "
          "lag too)", "steps": "training steps (optimizer updates) until validation reached the target, or the "
          "last step of a censored cell", "cap": "training steps allowed per cell at that lag",
-         "step_time_s": "seconds per training step (forward, backward, Adam), measured alone"}
-CHANCE = {"recall": 1 / 8, "copy": 1 / 8}  # a uniform guess among the 8 symbols
-INPUT_SIZE = {"recall": VOCAB, "copy": VOCAB, "adding": 2}
+         "step_time_s": "seconds per training step (forward, backward, Adam), measured alone",
+         "pairs": "mqar: key-value pairs held at once (its axis in place of lag; span in pairs)",
+         "bits_per_state_unit": "mqar: span x log2(vocab/2) bits recalled, over hidden x state tensors"}
+INPUT_SIZE = {"recall": VOCAB, "copy": VOCAB, "adding": 2}  # mqar: its embedding (input_size)
+
+
+def fixed(settings: dict, task: str) -> dict:
+    """The task settings held fixed while the axis varies (`memory_span.fixed.TASK`)."""
+    return dict((settings.get("fixed") or {}).get(task) or {})
+
+
+def input_size(settings: dict, task: str) -> int:
+    """What the recurrent layer reads at each step: one-hot symbols, (value, marker), or mqar's embedding."""
+    if task == "mqar":
+        from tasks.mqar import MqarSettings
+        return int(fixed(settings, task).get("embedding_dim", MqarSettings.embedding_dim))
+    return INPUT_SIZE[task]
+
+
+def bits_recalled(settings: dict, task: str, span: int, family: str, hidden: int) -> dict | None:
+    """mqar only: a span of K pairs as bits recalled from the state, in all and per state unit."""
+    if task != "mqar":
+        return None
+    from tasks.mqar import MqarSettings
+    vocab = int(fixed(settings, task).get("vocab", MqarSettings.vocab))
+    units = hidden * len(families.get(family).state)
+    bits = span * math.log2(vocab // 2)
+    return {"bits": bits, "state_units": units, "per_state_unit": bits / units, "vocab": vocab}
 
 
 @dataclass(frozen=True)
@@ -101,15 +135,16 @@ class Arm:
             out["forget_bias"] = self.forget_bias
         return out
 
-    def describe(self, task: str = "recall") -> dict:
+    def describe(self, x: int) -> dict:
+        """The arm, its parameter count for a recurrent input of size x."""
         return {"name": self.name, "family": self.family, "hidden": self.hidden, "init": self.init,
                 "forget_bias": self.forget_bias if self.has_forget_bias else None,
-                "matched_to": self.match, "params": encoder_param_count(self.family, INPUT_SIZE[task], self.hidden)}
+                "matched_to": self.match, "params": encoder_param_count(self.family, x, self.hidden)}
 
 
 def arms(settings: dict, task: str = "recall") -> list[Arm]:
     """The arms of a profile at its hidden size, widened ones matched for this task's input size."""
-    hidden, x = settings["hidden"], INPUT_SIZE[task]
+    hidden, x = settings["hidden"], input_size(settings, task)
     out = []
     for name, spec in settings["arms"].items():
         family, match = spec["family"], spec.get("match")
@@ -118,15 +153,27 @@ def arms(settings: dict, task: str = "recall") -> list[Arm]:
     return out
 
 
-def task_cell(task: str, lag: int) -> tuple[str, dict]:
-    """(matrix task, its settings) for a lag of a memory task."""
+def task_cell(task: str, lag: int, held: dict | None = None) -> tuple[str, dict]:
+    """(matrix task, its settings) for a point of a memory task's axis; `held`: the settings
+    `memory_span.fixed` holds for it (the axis' own setting wins)."""
+    held = dict(held or {})
     if task == "recall":
-        return "copy", {"delay": lag - 1, "symbols": 1}
+        return "copy", {**held, "delay": lag - 1, "symbols": 1}
     if task == "copy":
-        return "copy", {"delay": lag - 10, "symbols": 10}
+        return "copy", {**held, "delay": lag - 10, "symbols": 10}
     if task == "adding":
-        return "adding", {"length": lag}
-    raise ValueError(f"unknown memory task {task!r}; choose from recall, copy, adding")
+        return "adding", {**held, "length": lag}
+    if task == "mqar":
+        return "mqar", {**held, "pairs": lag}
+    raise ValueError(f"unknown memory task {task!r}; choose from {', '.join(AXIS)}")
+
+
+def horizon(settings: dict, task: str, lag: int) -> int:
+    """The steps a cell's memory must reach (chrono's T_max): the lag, or mqar's fixed sequence length."""
+    if task == "mqar":
+        from tasks.mqar import MqarSettings
+        return int(fixed(settings, task).get("length", MqarSettings.length))
+    return lag
 
 
 def reached(value: float | None, spec: str) -> bool:
@@ -161,10 +208,10 @@ class Planned:
 
 
 def plan(kind, task, arm, lag, seed, lr, steps, settings, profile) -> Planned:
-    matrix_task, task_settings = task_cell(task, lag)
+    matrix_task, task_settings = task_cell(task, lag, fixed(settings, task))
     train = {**settings["train"], "lr": lr, "max_steps": steps, "stop_at": settings["solved"][task],
              "save_weights": True}
-    overrides = {matrix_task: task_settings, "model": arm.model(lag), "train": train}
+    overrides = {matrix_task: task_settings, "model": arm.model(horizon(settings, task, lag)), "train": train}
     (cell,) = build_cells([matrix_task], [arm.family], ["cudnn"], [seed], run_profile(profile), overrides)
     return Planned(kind, task, arm, lag, seed, lr, steps, cell)
 
@@ -196,7 +243,7 @@ def run(settings: dict, out_dir, profile: str, tracking=None) -> dict:
             failed += train(reruns, store_dir, settings, f"{task}: {len(reruns)} reruns at {RERUN_FACTOR}x the cap of "
                                                          f"each arm's first failing lag", tracking)
         rows += task_rows + rows_of(reruns, store_dir, settings)
-    arm_list = [{**a.describe(t), "task": t, "lr": chosen[t][a.name],
+    arm_list = [{**a.describe(input_size(settings, t)), "task": t, "axis": AXIS[t], "lr": chosen[t][a.name],
                  "at_edge": next(r["at_edge"] for r in tuning if r["task"] == t and r["arm"] == a.name and r["chosen"])}
                 for t in tasks for a in arms(settings, t)]
     return {"name": NAME, "profile": profile, "settings": settings, "units": UNITS, "arms": arm_list,
@@ -368,6 +415,9 @@ def summarise(rows: list[dict], settings: dict) -> dict:
             beyond_budget(per_lag)
             out[task][arm] = {"lags": {str(lag): v for lag, v in per_lag.items()}, **span(per_lag),
                               **seed_spans(mine, lags)}
+            if AXIS.get(task) == "pairs":
+                out[task][arm]["bits_recalled"] = bits_recalled(settings, task, out[task][arm]["span"],
+                                                                mine[0]["family"], mine[0]["hidden"])
     return out
 
 

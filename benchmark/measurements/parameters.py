@@ -8,7 +8,6 @@ profile may name some); minGRU and minLSTM, without a recurrent matrix, have G(h
 """
 from __future__ import annotations
 
-import math
 
 from benchmark import families
 from benchmark.config import ModelConfig

@@ -19,8 +19,9 @@ BLOCKS = ("parameters", "memory_span", "gradient_flow", "speed")
 TOP = ("seed", "seeds", "arms", *BLOCKS)  # a profile's keys
 WITH_ARMS = ("memory_span", "gradient_flow")
 ARM_KEYS = ("family", "match", "init", "forget_bias")
-FREE = ("train", "inits", "tasks", "solved", "caps", "arms")  # free-form below these keys (any task, lag, init)
+FREE = ("train", "inits", "tasks", "solved", "caps", "arms", "fixed")  # free-form below these keys (any task, lag, init)
 TUNING = ("lag", "lrs", "seeds")
+AXIS = {"recall": "lag", "copy": "lag", "adding": "lag", "mqar": "pairs"}  # memory tasks: what a point of each axis counts
 
 # What each block's keys hold, checked once `--set` is applied: a key not here is a typo (named
 # with the nearest), a value of another kind an error naming it, not a traceback mid-measurement.
@@ -35,7 +36,7 @@ TREE = ("a mapping (KEY: VALUE)", lambda v: isinstance(v, dict))
 PARALLEL = ("auto or an integer >= 1", lambda v: v == "auto" or count(v, 1))  # as `run --parallel`
 KEYS = {
     "memory_span": {"tasks": TREE, "hidden": COUNT, "solved": TREE, "caps": TREE, "tuning": TREE, "parallel": PARALLEL,
-                    "train": TREE},
+                    "train": TREE, "fixed": TREE},
     "gradient_flow": {"hidden": COUNT, "lags": COUNTS, "batch": COUNT, "inits": TREE, "radii": POSITIVES},
     "speed": {"families": NAMES, "backends": NAMES, "precisions": NAMES, "compile": FLAG, "hidden": COUNTS,
               "seq": COUNTS, "batch": COUNT, "warmup": ("an integer >= 0", count), "repeats": COUNT,
@@ -180,9 +181,16 @@ def check_memory_span(settings: dict, profile: str) -> None:
         build(TrainConfig, settings.get("train"), "memory_span.train")
     except ConfigError as e:
         raise ConfigError(f"{where}.train: {e}") from None
+    for task, held in (settings.get("fixed") or {}).items():
+        if task not in (settings.get("tasks") or {}) or not isinstance(held, dict):
+            raise ConfigError(f"{where}.fixed.{task} {show(held)}: expected the settings a task of memory_span.tasks "
+                              f"holds fixed while its axis varies, e.g. fixed: {{mqar: {{vocab: 256, length: 64}}}}")
     for task, lags in (settings.get("tasks") or {}).items():
         if not lags:
             continue
+        if task not in AXIS:
+            raise ConfigError(f"{where}.tasks names {show(task)}, which has no memory axis; memory tasks: "
+                              f"{', '.join(AXIS)}{closest(task, AXIS)}")
         if task not in solved:
             raise ConfigError(f"{where}.tasks names {show(task)}, which memory_span.solved has no target for; tasks "
                               f"there: {', '.join(map(str, solved))}{closest(task, solved)}")

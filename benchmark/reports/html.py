@@ -23,6 +23,7 @@ from benchmark.engine.store import ResultsStore
 from benchmark.measurements import MEASUREMENTS, results
 from benchmark.reports import matrix_plots, papers, plots, rnn_vs_lstm, tables
 from benchmark.reports.render import Table, render
+from benchmark.reports.spans import spans_table
 
 # A printed page (A4, a PDF) is narrower than the screen's 1100 px: the print rules shrink the tables' type so
 # that a results table's last column (status) stays on the page.
@@ -38,7 +39,7 @@ details{margin:0.5em 0}summary{cursor:pointer}.table-note{font-size:0.85em;color
 table.results td{text-align:left}
 @page{margin:1.5cm 1.2cm}
 @media print{body{max-width:none;margin:0;padding:0}table{font-size:0.7em}th,td{padding:2px 3px}}"""
-TITLES = {"parameters": "Parameters", "memory_span": "Memory span (lag recall, copy, adding): solved share, steps to "
+TITLES = {"parameters": "Parameters", "memory_span": "Memory span (lag recall, copy, adding; MQAR pairs): solved share, steps to "
           "solve (Kaplan-Meier), learning curves, tuning", "gradient_flow": "Gradient flow",
           "speed": "Speed and memory"}
 ROUGH = ("<div class=\"caveat\"><strong>Rough numbers: smoke profile.</strong> Smoke runs train small models for few "
@@ -111,6 +112,7 @@ def matrix_html(run_dir: Path, records: list) -> tuple[list[str], set[Path]]:
     if figures["lengths"]:
         parts.append("<h2>Length generalisation</h2><p>Accuracy at lengths beyond every training length "
                      "(<code>eval.max_length</code>); their mean is <code>test/unseen_acc</code> in the tables.</p>")
+        parts.append(render(tables.length_tables(records), "html"))
         parts += [image_html(p) for p in figures["lengths"]]
     parts.append("<h2>Speed and memory</h2>")
     parts += [image_html(p) for p in figures["speed"] + figures["memory"]] or ["<p>No cell finished: nothing to show.</p>"]
@@ -161,6 +163,9 @@ def measurement_html(run_dir: Path) -> tuple[list[str], set[Path]]:
             parts.append(image_html(png))
             shown.add(png)
         result = results.read(folder, name)
+        found = spans_table(result) if result is not None and name == "memory_span" else None
+        if found is not None:
+            parts.append(render([found], "html"))
         if result is not None:
             seeds = (result.get("settings") or {}).get("seeds", [result.get("seed")])
             parts.append(f"<p>Device: {html.escape(str(result.get('device')))}; seeds "

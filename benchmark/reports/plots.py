@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from benchmark import families  # noqa: E402
 from benchmark.config import parse_stop_at  # noqa: E402
+from benchmark.measurements.settings import AXIS  # noqa: E402
 
 COLOURS = {name: spec.colour for name, spec in families.families().items() if spec.colour}  # each family's own
 # An arm widened to the LSTM's parameter count, or initialised otherwise, is another model: a colour of its own.
@@ -86,7 +87,8 @@ def memory_span(result: dict, path) -> Path:
         ax.set_xticks(ticks, [str(t) for t in ticks])
         ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.set_ylim(-0.05, 1.05)
-        ax.set_xlabel("lag (time steps held, log scale); x: budget-limited")
+        what = "key-value pairs held at once" if AXIS.get(task) == "pairs" else "lag (time steps held)"
+        ax.set_xlabel(f"{what}, log scale; x: budget-limited")
         ax.set_ylabel(f"share of seeds at {result['settings']['solved'][task]} (Wilson 95%)")
         caps = result["settings"]["caps"].get(task, {})
         ax.set_title(f"{task}: caps " + ", ".join(f"{k}: {v}" for k, v in caps.items()) + " steps", fontsize=8)
@@ -122,7 +124,7 @@ def steps_to_solve(result: dict, path) -> Path:
                 at = [next((f for s, f in zip(reversed(steps), reversed(frac)) if s <= c), 0) for c in censored]
                 ax.plot(censored, at, "|", color=colour(arm), markersize=8)
         ax.set_ylim(-0.03, 1.03)
-        ax.set_title(f"{task}, lag {lag}", fontsize=8)
+        ax.set_title(f"{task}, {AXIS.get(task, 'lag')} {lag}", fontsize=8)
         ax.set_xlabel("training step", fontsize=7)
         ax.set_ylabel("share of seeds solved", fontsize=7)
         ax.tick_params(labelsize=6)
@@ -177,7 +179,7 @@ def learning_curves(result: dict, path) -> Path:
         if target is not None:
             ax.axhline(target[2], color="black", linewidth=0.8, linestyle=":",
                        label=f"target {result['settings']['solved'][task]}")
-        ax.set_title(f"{task}, lag {lag}", fontsize=8)
+        ax.set_title(f"{task}, {AXIS.get(task, 'lag')} {lag}", fontsize=8)
         ax.set_xlabel("training step", fontsize=7)
         ax.set_ylabel(metric or "validation metric", fontsize=7)
         ax.tick_params(labelsize=6)

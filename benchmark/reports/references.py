@@ -43,6 +43,7 @@ class Reference:
     settings: dict = field(default_factory=dict)
     baseline: str | None = None
     differs: str = ""
+    aggregate: str = "mean"  # the published value is our seeds' "mean", or the "best" run (Delétang et al.)
 
     @property
     def name(self) -> str:
@@ -83,6 +84,7 @@ def load() -> tuple[Reference, ...]:
 
 
 FIELDS = [f.name for f in dataclasses.fields(Reference)]
+AGGREGATES = ("mean", "best")
 TEXT = ("paper", "task", "model", "metric", "split")
 
 
@@ -103,11 +105,15 @@ def check(ref: Reference, where: str) -> None:
             section, _, setting = str(key).partition(".")
             plain = isinstance(value, config.SCALARS) or (
                 isinstance(value, list) and all(isinstance(v, config.SCALARS) for v in value))
-            if section not in ("model", "train", ref.task) or not setting or not plain:
+            if section not in (*config.SHARED, ref.task) or not setting or not plain:
                 raise ConfigError(f"{where} ({ref.name}): bad {name} {config.show(key)}: {config.show(value)}: "
-                                  f"expected model.KEY, train.KEY or {ref.task}.KEY with a value or a list of values")
+                                  f"expected model.KEY, train.KEY, eval.KEY or {ref.task}.KEY with a value or a list "
+                                  f"of values")
             if section in config.SHARED:
                 config.shared_sections({section: {setting: value}}, f"{where} ({ref.name}) {name}")
+    if ref.aggregate not in AGGREGATES:
+        raise ConfigError(f"{where} ({ref.name}): bad aggregate {config.show(ref.aggregate)}: expected "
+                          f"{' or '.join(AGGREGATES)}")
     if ref.preset is not None and ref.preset not in config.profiles():
         raise ConfigError(f"{where}: reference {ref.name}: unknown preset {config.show(ref.preset)}"
                           f"{config.closest(ref.preset, config.profiles())}")
@@ -123,6 +129,8 @@ def value_at(cfg: dict, key: str):
     section, _, name = key.partition(".")
     if section in ("model", "train"):
         return cfg.get(section, {}).get(name, _MISSING)
+    if section == "eval":  # a record holds `eval` only when it differs from the defaults
+        return {**dataclasses.asdict(config.EvalConfig()), **cfg.get("eval", {})}.get(name, _MISSING)
     if section != cfg.get("task"):
         return _MISSING
     return cfg.get("settings", {}).get(name, _MISSING)
@@ -142,7 +150,7 @@ def same_data(ref: Reference, cfg: dict) -> bool:
 
 
 def protocol(ref: Reference, strict: bool = False):
-    """(task values, TrainConfig, ModelConfig) of `ref`'s protocol as the preset and `settings`
+    """(task values, TrainConfig, ModelConfig, EvalConfig) of `ref`'s protocol as the preset and `settings`
     resolve them, without the task modules; None when it has no preset or does not resolve here
     (an unknown task, a setting this version lacks), or with `strict` that ConfigError."""
     if ref.preset is None:
@@ -150,9 +158,9 @@ def protocol(ref: Reference, strict: bool = False):
     key = (str(config.CONFIG_DIR), ref.task, ref.model, ref.preset, json.dumps(ref.settings, sort_keys=True))
     if key not in _PROTOCOLS:
         try:
-            ((_, values, train, (model,), _),) = resolve_settings([ref.task], [ref.model], profile=ref.preset,
-                                                               overrides=ref.overrides())
-            _PROTOCOLS[key] = (values, train, model)
+            ((_, values, train, (model,), evaluation),) = resolve_settings(
+                [ref.task], [ref.model], profile=ref.preset, overrides=ref.overrides())
+            _PROTOCOLS[key] = (values, train, model, evaluation)
         except ConfigError as e:
             _PROTOCOLS[key] = e
     found = _PROTOCOLS[key]
@@ -173,13 +181,14 @@ def protocol_config(ref: Reference, settings_defaults: dict | None) -> dict | No
     resolved = protocol(ref)
     if resolved is None or settings_defaults is None:
         return None
-    values, train, model = resolved
+    values, train, model, evaluation = resolved
     try:
         settings = settings_from_defaults(ref.task, settings_defaults, values)
     except ConfigError:
         return None
     return {"task": ref.task, "profile": ref.preset, "model": dataclasses.asdict(model),
-            "train": dataclasses.asdict(train), "settings": settings}
+            "train": dataclasses.asdict(train), "settings": settings,
+            **({"eval": dataclasses.asdict(evaluation)} if evaluation != config.EvalConfig() else {})}
 
 
 def same_protocol(ref: Reference, record: dict) -> bool:
@@ -216,8 +225,10 @@ def differences(ref: Reference, cfg: dict, settings_defaults: dict | None, limit
     out = []
     if cfg.get("profile") != want["profile"]:
         out.append(f"profile {cfg.get('profile')} vs {want['profile']}")
-    for section in ("model", "train", "settings"):
-        ours, theirs = cfg.get(section, {}), want[section]
+    defaults = {"eval": dataclasses.asdict(config.EvalConfig())}
+    for section in ("model", "train", "eval", "settings"):
+        ours, theirs = {**defaults.get(section, {}), **cfg.get(section, {})}, {**defaults.get(section, {}),
+                                                                               **want.get(section, {})}
         for key in sorted(theirs):
             if not _same(ours.get(key), theirs[key]):
                 name = f"{ref.task}.{key}" if section == "settings" else f"{section}.{key}"

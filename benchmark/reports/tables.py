@@ -314,3 +314,59 @@ def _csv(rows) -> str:
     columns = ["task", "model", "backend", "profile", "settings", "kind", "status", "seeds", "params", *metrics,
                *[f"{m} std" for m in metrics], "train_tokens_per_s", "contended", "peak_mem_bytes", "wall_s", "note"]
     return pd.DataFrame(lines, columns=columns, dtype=object).to_csv(index=False)  # object: integers stay integers
+
+
+# --- length generalisation ------------------------------------------------------------------
+def length_bands(n: int, m: int) -> list[tuple[int, int]]:
+    """The unseen lengths N+1..M cut at 2N, 5N and 10N (where below M): near, mid and far."""
+    edges = [n] + [e for e in (2 * n, 5 * n, 10 * n) if n < e < m] + [m]
+    return [(a + 1, b) for a, b in zip(edges, edges[1:])]
+
+
+def length_tables(records: list[CellRecord]) -> list[Table]:
+    """Per task whose cells scored unseen lengths (records' `length_generalisation`): per model,
+    the accuracy over bands of unseen lengths and over all of them (test/unseen_acc), each the
+    mean over seeds with a 95% percentile-bootstrap interval, which stays within [0, 1] (a seed's
+    band value: its mean over the band)."""
+    from benchmark.measurements import stats
+
+    scored = [r for r in records if r["status"] == "ok" and r.get("length_generalisation")]
+    out = []
+    for task in sorted({r["task"] for r in scored}):
+        groups = defaultdict(list)
+        for r in scored:
+            if r["task"] == task:
+                groups[group_of(r)].append(r)
+        edge = ((scored[0].get("config") or {}).get("settings") or {}).get("max_train_length")
+        lengths = sorted({int(k) for r in scored if r["task"] == task for k in r["length_generalisation"]})
+        if not edge or not lengths:
+            continue
+        bands = length_bands(int(edge), lengths[-1])
+        rows = []
+        for group, mine in groups.items():
+            first = mine[0]
+            row = {"model": first["cell"].rsplit("/", 1)[0].partition("/")[2], "seeds": len(mine)}
+            for lo, hi in bands:
+                s = stats.bounded_summary(_mean(v for k, v in r["length_generalisation"].items()
+                                                if lo <= int(k) <= hi) for r in mine)
+                row[f"{lo}-{hi}"] = _with_interval(s)
+            row["all unseen (unseen_acc)"] = _with_interval(stats.bounded_summary(
+                (r.get("metrics") or {}).get("test/unseen_acc") for r in mine))
+            row["in distribution (acc)"] = _with_interval(stats.bounded_summary(
+                (r.get("metrics") or {}).get("test/acc") for r in mine))
+            rows.append(row)
+        rows.sort(key=lambda r: r["model"])
+        chance = ((scored[0].get("baselines") or {}).get("chance") or {}).get("acc")
+        notes = [f"Accuracy at lengths never trained on (training lengths 1-{edge}): mean over seeds [95% percentile "
+                 f"bootstrap, within the seeds' range: few seeds understate the spread]; a seed's value for a band "
+                 f"is its mean over the band's lengths."
+                 + (f" Chance: {chance:g}." if chance is not None else "")]
+        out.append(Table(pd.DataFrame(rows, dtype=object), title=f"{task}: length generalisation", notes=notes))
+    return out
+
+
+def _with_interval(s: dict) -> str:
+    if s["mean"] is None:
+        return ""
+    low, high = s["ci95"]
+    return f"{s['mean']:.3f}" + (f" [{low:.3f}, {high:.3f}]" if low is not None else "")
