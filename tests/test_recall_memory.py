@@ -22,24 +22,34 @@ def test_mqar_pairs_are_a_memory_axis_at_the_settings_held_fixed():
     assert memory_span.task_cell("mqar", 8, held) == ("mqar", {**held, "pairs": 8})
     lstm = next(a for a in memory_span.arms(settings, "mqar") if a.family == "lstm")
     cell = memory_span.plan("grid", "mqar", lstm, 4, 0, 0.003, 50, settings, "mqar-cpu").cell
-    assert (cell.task, cell.settings.pairs, cell.settings.vocab, cell.settings.length) == ("mqar", 4, 128, 64)
+    assert (cell.task, cell.settings.pairs, cell.settings.vocab, cell.settings.length) == ("mqar", 4, 64, 32)
     assert cell.train.stop_at == settings["solved"]["mqar"] and cell.train.max_steps == 50
     # its parameters are counted for what the recurrent layer reads: the embedding
     assert lstm.describe(memory_span.input_size(settings, "mqar"))["params"] == 4 * (32 * 64 + 64 * 64 + 2 * 64)
     chrono = memory_span.Arm("lstm-chrono", "lstm", 64, init="chrono")
-    assert chrono.model(memory_span.horizon(settings, "mqar", 4))["init"] == "chrono:64"  # the sequence, not 4 pairs
+    assert chrono.model(memory_span.horizon(settings, "mqar", 4))["init"] == "chrono:32"  # the sequence, not 4 pairs
+
+
+def test_selective_copy_is_a_memory_axis_of_its_length():
+    settings = load("full", "memory_span")
+    assert memory_span.task_cell("selective_copy", 256, memory_span.fixed(settings, "selective_copy")) == (
+        "selective_copy", {"tokens": 16, "vocab": 16, "length": 256})
+    assert memory_span.input_size(settings, "selective_copy") == 18  # the vocabulary, noise and the marker
+    gru = next(a for a in memory_span.arms(settings, "selective_copy") if a.name == "gru")
+    cell = memory_span.plan("grid", "selective_copy", gru, 64, 0, 0.001, 20, settings, "full").cell
+    assert (cell.settings.length, cell.settings.tokens) == (64, 16)
 
 
 def test_bits_recalled_count_the_values_over_every_state_tensor():
     settings = load("mqar-cpu", "memory_span")
     lstm = memory_span.bits_recalled(settings, "mqar", 2, "lstm", 64)
-    assert lstm == {"bits": 12.0, "state_units": 128, "per_state_unit": 12 / 128, "vocab": 128}  # log2(64) a value; h and c
+    assert lstm == {"bits": 10.0, "state_units": 128, "per_state_unit": 10 / 128, "vocab": 64}  # log2(32) a value; h and c
     assert memory_span.bits_recalled(settings, "mqar", 2, "gru", 64)["state_units"] == 64
     assert memory_span.bits_recalled(settings, "recall", 20, "gru", 64) is None  # a time axis: no bits
 
 
 @pytest.mark.parametrize("override, message", [
-    ({"tasks": {"parity_check": [10]}}, "has no memory axis; memory tasks: recall, copy, adding, mqar"),
+    ({"tasks": {"parity_check": [10]}}, "has no memory axis; memory tasks: recall, copy, adding, selective_copy, mqar"),
     ({"fixed": {"copy": {"delay": 3}}}, "fixed.copy .* expected the settings a task of memory_span.tasks holds"),
 ])
 def test_bad_memory_axes_are_named(override, message):

@@ -7,6 +7,9 @@ A lag is how many steps a model must hold what it saw before it is asked for it:
 - `copy` (Arjovsky et al. 2016): ten symbols held delay + 10 steps each.
 - `adding` (Hochreiter & Schmidhuber 1997): the first marked value can sit at the first step:
   lag = the sequence length T.
+- `selective_copy` (Gu & Dao 2023): the data tokens scattered over `selective_copy.length`
+  steps of noise, then asked for in order: lag = that length (the first token can sit at the
+  first step), at the token count and vocabulary `memory_span.fixed.selective_copy` holds.
 - `mqar` (Arora et al. 2023, zoology's multi-query associative recall): its axis is not time but
   the number of key-value pairs K held at once (`mqar.pairs`), at the vocabulary and sequence
   length `memory_span.fixed.mqar` holds fixed. Its "span" is the most pairs solved, and each
@@ -100,6 +103,9 @@ def input_size(settings: dict, task: str) -> int:
     if task == "mqar":
         from tasks.mqar import MqarSettings
         return int(fixed(settings, task).get("embedding_dim", MqarSettings.embedding_dim))
+    if task == "selective_copy":  # one-hot over the vocabulary, the noise token and the marker
+        from tasks.selective_copy import SelectiveCopySettings
+        return int(fixed(settings, task).get("vocab", SelectiveCopySettings.vocab)) + 2
     return INPUT_SIZE[task]
 
 
@@ -163,6 +169,8 @@ def task_cell(task: str, lag: int, held: dict | None = None) -> tuple[str, dict]
         return "copy", {**held, "delay": lag - 10, "symbols": 10}
     if task == "adding":
         return "adding", {**held, "length": lag}
+    if task == "selective_copy":
+        return "selective_copy", {**held, "length": lag}
     if task == "mqar":
         return "mqar", {**held, "pairs": lag}
     raise ValueError(f"unknown memory task {task!r}; choose from {', '.join(AXIS)}")

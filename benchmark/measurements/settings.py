@@ -21,7 +21,7 @@ WITH_ARMS = ("memory_span", "gradient_flow")
 ARM_KEYS = ("family", "match", "init", "forget_bias")
 FREE = ("train", "inits", "tasks", "solved", "caps", "arms", "fixed")  # free-form below these keys (any task, lag, init)
 TUNING = ("lag", "lrs", "seeds")
-AXIS = {"recall": "lag", "copy": "lag", "adding": "lag", "mqar": "pairs"}  # memory tasks: what a point of each axis counts
+AXIS = {"recall": "lag", "copy": "lag", "adding": "lag", "selective_copy": "lag", "mqar": "pairs"}  # memory tasks: what a point of each axis counts
 
 # What each block's keys hold, checked once `--set` is applied: a key not here is a typo (named
 # with the nearest), a value of another kind an error naming it, not a traceback mid-measurement.

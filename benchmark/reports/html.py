@@ -39,7 +39,7 @@ details{margin:0.5em 0}summary{cursor:pointer}.table-note{font-size:0.85em;color
 table.results td{text-align:left}
 @page{margin:1.5cm 1.2cm}
 @media print{body{max-width:none;margin:0;padding:0}table{font-size:0.7em}th,td{padding:2px 3px}}"""
-TITLES = {"parameters": "Parameters", "memory_span": "Memory span (lag recall, copy, adding; MQAR pairs): solved share, steps to "
+TITLES = {"parameters": "Parameters", "memory_span": "Memory span (lag recall, copy, adding, selective copy; MQAR pairs): solved share, steps to "
           "solve (Kaplan-Meier), learning curves, tuning", "gradient_flow": "Gradient flow",
           "speed": "Speed and memory"}
 ROUGH = ("<div class=\"caveat\"><strong>Rough numbers: smoke profile.</strong> Smoke runs train small models for few "

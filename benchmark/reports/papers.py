@@ -86,7 +86,7 @@ def plan(refs, done: dict, selected: set, seeds: int, stream=None) -> list:
     for i, ref in enumerate(refs):
         _, train, _, _ = references.protocol(ref, strict=True)
         state = ("selected" if i in selected else "not selected")
-        print(f"  {ref.preset:<15} {ref.task:<8} {ref.model:<5} {ref.metric:<9} {len(done[i])}/{seeds} "
+        print(f"  {ref.preset:<15} {ref.task:<14} {ref.model:<5} {ref.metric:<15} {len(done[i])}/{seeds} "
               f"seeds done, {train.max_steps} steps each ({state})", file=stream)
         if i in selected and len(done[i]) < seeds:
             for c in cells_for(ref, seeds):
