@@ -98,14 +98,18 @@ def fixed(settings: dict, task: str) -> dict:
     return dict((settings.get("fixed") or {}).get(task) or {})
 
 
+def held(settings: dict, task: str, key: str) -> int:
+    """A task setting its axis leaves alone: `memory_span.fixed`'s value, else the task's default."""
+    from tasks import get_task
+    return int(fixed(settings, task).get(key, getattr(get_task(task).Settings, key)))
+
+
 def input_size(settings: dict, task: str) -> int:
     """What the recurrent layer reads at each step: one-hot symbols, (value, marker), or mqar's embedding."""
     if task == "mqar":
-        from tasks.mqar import MqarSettings
-        return int(fixed(settings, task).get("embedding_dim", MqarSettings.embedding_dim))
+        return held(settings, task, "embedding_dim")
     if task == "selective_copy":  # one-hot over the vocabulary, the noise token and the marker
-        from tasks.selective_copy import SelectiveCopySettings
-        return int(fixed(settings, task).get("vocab", SelectiveCopySettings.vocab)) + 2
+        return held(settings, task, "vocab") + 2
     return INPUT_SIZE[task]
 
 
@@ -113,8 +117,7 @@ def bits_recalled(settings: dict, task: str, span: int, family: str, hidden: int
     """mqar only: a span of K pairs as bits recalled from the state, in all and per state unit."""
     if task != "mqar":
         return None
-    from tasks.mqar import MqarSettings
-    vocab = int(fixed(settings, task).get("vocab", MqarSettings.vocab))
+    vocab = held(settings, task, "vocab")
     units = hidden * len(families.get(family).state)
     bits = span * math.log2(vocab // 2)
     return {"bits": bits, "state_units": units, "per_state_unit": bits / units, "vocab": vocab}
@@ -178,10 +181,7 @@ def task_cell(task: str, lag: int, held: dict | None = None) -> tuple[str, dict]
 
 def horizon(settings: dict, task: str, lag: int) -> int:
     """The steps a cell's memory must reach (chrono's T_max): the lag, or mqar's fixed sequence length."""
-    if task == "mqar":
-        from tasks.mqar import MqarSettings
-        return int(fixed(settings, task).get("length", MqarSettings.length))
-    return lag
+    return held(settings, task, "length") if task == "mqar" else lag
 
 
 def reached(value: float | None, spec: str) -> bool:
