@@ -85,13 +85,17 @@ def test_length_bands_cut_the_unseen_lengths_near_and_far():
 def test_the_length_table_gives_each_band_per_model_over_seeds(tmp_path):
     overrides = {"parity_check": {"max_train_length": 4}, "eval": {"max_length": 12, "per_length": 16},
                  "train": {"max_steps": 10, "val_batches": 1, "test_batches": 1}}
-    run_matrix(build_cells(["parity_check"], ["rnn", "lstm"], ["cudnn"], 2, "smoke", overrides), tmp_path, parallel=1)
+    cells = build_cells(["parity_check"], ["rnn", "lstm"], ["cudnn"], 2, "smoke", overrides)
+    cells += build_cells(["reverse_string"], ["lstm"], ["cudnn"], 1, "smoke",  # another task, its own lengths
+                         {**overrides, "reverse_string": {"max_train_length": 6}, "eval": {"max_length": 9}})
+    run_matrix(cells, tmp_path, parallel=1)
     records = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
-    (table,) = length_tables(records)
+    table, reverse = length_tables(records)
+    assert reverse.title.startswith("reverse_string") and {"7-9"} <= set(reverse.frame.columns)
     frame = table.frame
     assert list(frame["model"]) == ["lstm/cudnn", "rnn/cudnn"] and list(frame["seeds"]) == [2, 2]
     assert {"5-8", "9-12", "all unseen (unseen_acc)", "in distribution (acc)"} <= set(frame.columns)
-    lstm = [r for r in records if r["model"] == "lstm"]
+    lstm = [r for r in records if r["model"] == "lstm" and r["task"] == "parity_check"]
     mean = sum(r["metrics"]["test/unseen_acc"] for r in lstm) / 2
     assert frame.loc[0, "all unseen (unseen_acc)"].startswith(f"{mean:.3f} [")
     assert "Chance: 0.5" in table.notes[0]

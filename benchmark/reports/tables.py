@@ -333,12 +333,12 @@ def length_tables(records: list[CellRecord]) -> list[Table]:
     scored = [r for r in records if r["status"] == "ok" and r.get("length_generalisation")]
     out = []
     for task in sorted({r["task"] for r in scored}):
+        mine_all = [r for r in scored if r["task"] == task]
         groups = defaultdict(list)
-        for r in scored:
-            if r["task"] == task:
-                groups[group_of(r)].append(r)
-        edge = ((scored[0].get("config") or {}).get("settings") or {}).get("max_train_length")
-        lengths = sorted({int(k) for r in scored if r["task"] == task for k in r["length_generalisation"]})
+        for r in mine_all:
+            groups[group_of(r)].append(r)
+        edge = ((mine_all[0].get("config") or {}).get("settings") or {}).get("max_train_length")
+        lengths = sorted({int(k) for r in mine_all for k in r["length_generalisation"]})
         if not edge or not lengths:
             continue
         bands = length_bands(int(edge), lengths[-1])
@@ -356,7 +356,7 @@ def length_tables(records: list[CellRecord]) -> list[Table]:
                 (r.get("metrics") or {}).get("test/acc") for r in mine))
             rows.append(row)
         rows.sort(key=lambda r: r["model"])
-        chance = ((scored[0].get("baselines") or {}).get("chance") or {}).get("acc")
+        chance = ((mine_all[0].get("baselines") or {}).get("chance") or {}).get("acc")
         notes = [f"Accuracy at lengths never trained on (training lengths 1-{edge}): mean over seeds [95% percentile "
                  f"bootstrap, within the seeds' range: few seeds understate the spread]; a seed's value for a band "
                  f"is its mean over the band's lengths."
